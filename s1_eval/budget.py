@@ -16,33 +16,11 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-PresetName = Literal["s1", "think", "plain"]
+from s1_eval.s1_format import PRESETS, Delimiters, PresetName
+
+__all__ = ["PRESETS", "Delimiters", "PresetName"]  # re-exported: the s1 text format lives in s1_format
+
 AUTO = "auto"
-
-
-@dataclass(frozen=True)
-class Delimiters:
-    """How a thinking block opens and closes, and what is written when the cap fires."""
-
-    thinking_start: str
-    thinking_end: str
-    until_thinking: tuple[str, ...]
-    #: text written before ``thinking_end`` when the cap fires (llama.cpp's budget message)
-    cap_message: str = ""
-    #: text written after ``thinking_end`` when the cap fires (s1: "\nFinal Answer:")
-    cap_suffix: str = "\nFinal Answer:"
-
-
-PRESETS: dict[str, Delimiters] = {
-    # s1 / s1.1: the model writes "<|im_start|>answer"; "<|im_start|>" is one token in Qwen.
-    "s1": Delimiters("<|im_start|>think", "<|im_start|>answer", ("<|im_start|>",)),
-    # DeepSeek-R1 distills, QwQ, Qwen3 and other <think> models.
-    "think": Delimiters("<think>\n", "</think>", ("</think>",)),
-    # Instruct models never trained on thinking tags follow plain-text delimiters.
-    "plain": Delimiters(
-        "Let's think step by step.", "The final answer is", ("The final answer is",), cap_suffix=""
-    ),
-}
 
 
 @dataclass(frozen=True)

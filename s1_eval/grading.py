@@ -24,10 +24,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-#: Delimiters that close the thinking phase; the answer is what follows the last one.
-THINKING_END_DELIMITERS = ("<|im_start|>answer", "</think>")
-#: Anchors that introduce a final answer (s1's cap text, and the plain-text demo preset).
-ANSWER_ANCHORS = ("Final Answer:", "The final answer is")
+# The answer is what follows the last closing delimiter, or else the last answer anchor.
+from s1_eval.s1_format import ANSWER_ANCHORS, THINKING_END_DELIMITERS
+
 
 #: Seconds one item may take to grade (env S1_EVAL_GRADING_TIMEOUT overrides).
 DEFAULT_TIMEOUT_S = 10.0

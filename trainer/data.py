@@ -14,13 +14,10 @@ from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
-# name -> (thinking_start, thinking_end). `s1` is what s1/s1.1 were trained with; `think` matches
-# models that reason inside <think> tags. (s1_eval.budget defines the same presets for inference.)
-DELIMITERS: dict[str, tuple[str, str]] = {
-    "s1": ("<|im_start|>think", "<|im_start|>answer"),
-    "think": ("<think>", "</think>"),
-}
-ANSWER_PREFIX = "Answer: "
+from s1_eval.s1_format import training_completion
+
+# `s1` is what s1/s1.1 were trained with; `think` matches models that reason inside <think> tags.
+DELIMITERS = ("s1", "think")
 TRACE_SOURCES = ("gemini", "deepseek")
 LOCAL_SUFFIXES = (".json", ".jsonl")
 
@@ -86,8 +83,9 @@ def thinking_text(value: str | list[str]) -> str:
 
 def s1_completion(thinking: str | list[str], attempt: str, delimiters: str = "s1") -> str:
     """The assistant turn s1 trains on (s1's train/sft.py layout)."""
-    start, end = DELIMITERS[delimiters]
-    return f"{start}\n{thinking_text(thinking)}\n{end}\n{ANSWER_PREFIX}{attempt}"
+    if delimiters not in DELIMITERS:
+        raise ValueError(f"delimiters must be one of {sorted(DELIMITERS)}, got {delimiters!r}")
+    return training_completion(thinking_text(thinking), attempt, delimiters)
 
 
 def to_prompt_completion(row: dict, columns: Columns, delimiters: str) -> dict:
