@@ -157,13 +157,22 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The README's main job: an offline budget sweep on SmolLM2 (see s1_eval.demo)."""
-    from s1_eval.demo import DEMO_BUDGETS, DEMO_OUTPUT, run_demo
+    """The README's main job: s1 in miniature, offline on SmolLM2 (see s1_eval.demo)."""
+    from s1_eval.demo import DEMO_BUDGETS, DEMO_OUTPUT, STOCK_BUDGETS, STOCK_OUTPUT, run_demo
 
-    budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else DEMO_BUDGETS
+    default_budgets, default_output = (
+        (STOCK_BUDGETS, STOCK_OUTPUT) if args.stock else (DEMO_BUDGETS, DEMO_OUTPUT)
+    )
+    budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else default_budgets
     previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
     try:
-        run_demo(args.output or DEMO_OUTPUT, budgets=budgets, limit=args.limit)
+        run_demo(
+            args.output or default_output,
+            budgets=budgets,
+            limit=args.limit,
+            stock=args.stock,
+            train_steps=args.train_steps,
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
@@ -215,10 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(plot)
     plot.add_argument("--output", required=True, help="PNG path")
     plot.add_argument("--title", default=None)
-    demo = sub.add_parser("demo", help="offline budget sweep of SmolLM2 on generated arithmetic")
-    demo.add_argument("--output", default=None, help="default runs/demo")
-    demo.add_argument("--budgets", default=None, help="comma-separated, default 16,32,64,128")
+    demo = sub.add_parser(
+        "demo", help="s1 in miniature: train SmolLM2 to count, then sweep thinking budgets"
+    )
+    demo.add_argument("--output", default=None, help="default runs/demo (--stock: runs/demo-stock)")
+    demo.add_argument("--budgets", default=None, help="comma-separated, default 8,16,24,32,48,64")
+    demo.add_argument(
+        "--stock", action="store_true", help="untrained SmolLM2, plain delimiters, arithmetic"
+    )
     demo.add_argument("--limit", type=int, default=None, help="problems per cell (default all)")
+    demo.add_argument(
+        "--train_steps", type=int, default=None, help="SFT steps (default: the recipe's 16)"
+    )
     return parser
 
 

@@ -1,45 +1,129 @@
-"""`s1-eval demo` end to end on the real engine (small), and its resume without a model load."""
+"""`s1-eval demo` end to end: real s1-train, real vLLM sweep, real lm_eval on the trained model.
+
+One short demo run (8 training steps, 8 problems, two budgets) is shared by the engine tests:
+the demo command, its resume, and an ``lm_eval --model s1_vllm --model_args preset=s1`` round
+trip on the model it trained. The committed run in results/demo is checked without an engine.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from s1_eval.demo import DEMO_BUDGETS, demo_config
+from s1_eval.demo import DEMO_BUDGETS, demo_config, stock_config
+from s1_eval.s1_format import PRESETS
+from tests.conftest import REPO, engine_args_string, read_samples
 
-pytestmark = pytest.mark.engine
+S1 = PRESETS["s1"]
+DEMO_COMMAND = [sys.executable, "-m", "s1_eval.cli", "demo", "--output", "out", "--limit", "8",
+                "--budgets", "8,64", "--train_steps", "8"]  # fmt: skip
 
 
-def test_demo_config_sweeps_the_plain_preset_on_the_demo_task(tmp_path):
+@pytest.fixture(scope="module")
+def demo_run(smollm2_dir, tmp_path_factory):
+    """Run the demo once in a fresh folder; the base model is linked in, not converted again."""
+    cwd = tmp_path_factory.mktemp("demo")
+    cache = cwd / ".cache" / "s1-eval"
+    cache.mkdir(parents=True)
+    (cache / smollm2_dir.name).symlink_to(smollm2_dir)
+    run = subprocess.run(DEMO_COMMAND, capture_output=True, text=True, cwd=cwd, timeout=1500)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    [model_dir] = cache.glob("mini-s1-*")
+    return cwd, run, model_dir
+
+
+def test_demo_config_sweeps_the_s1_preset_with_and_without_wait(tmp_path):
     config = demo_config(tmp_path / "model")
-    assert config.tasks == ("s1_demo_arithmetic",) and len(config.settings) == len(DEMO_BUDGETS)
-    assert "preset=plain" in config.model_args and config.apply_chat_template
+    assert config.tasks == ("s1_demo_counting",) and config.apply_chat_template
+    assert "preset=s1" in config.model_args and "dtype=float32" in config.model_args
+    assert len(config.settings) == 2 * len(DEMO_BUDGETS)
+    assert {s.ignore_str for s in config.settings} == {None, "Wait"}
+    assert "preset=plain" in stock_config(tmp_path / "model").model_args
 
 
-def test_demo_runs_offline_and_resumes(smollm2_dir, tmp_path):
-    out = tmp_path / "demo"
-    command = [sys.executable, "-m", "s1_eval.cli", "demo", "--output", str(out),
-               "--limit", "4", "--budgets", "16,48"]  # fmt: skip
-    first = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=900)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "| s1_demo_arithmetic |" in first.stdout and "demo finished" in first.stdout
+@pytest.mark.engine
+def test_demo_trains_sweeps_and_checks_its_targets(demo_run):
+    cwd, run, model_dir = demo_run
+    assert "training: s1-train" in run.stdout and "s/it" in run.stderr  # progress bar shown
+    assert (model_dir / "config.json").is_file()
+    assert "| s1_demo_counting |" in run.stdout and "demo finished" in run.stdout
     for name in ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "scaling.png"):
-        assert (out / name).is_file(), name
-    board = json.loads((out / "leaderboard.json").read_text())
-    assert board, "the leaderboard has rows"
-    # rerun: every cell is finished, so nothing is generated and no engine starts
-    second = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=900)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "2 of 2 cells already finished" in second.stdout
-    assert "vllm forcing" not in second.stderr
+        assert (cwd / "out" / name).is_file(), name
+    for target in ("accuracy at budget 8", "accuracy at budget 64", "Control 100%",
+                   "closes thinking natively"):  # fmt: skip
+        assert target in run.stdout, target
+    board = json.loads((cwd / "out" / "leaderboard.json").read_text())
+    assert str(cwd) not in json.dumps(board), "committed-style results name no machine path"
+
+
+@pytest.mark.engine
+def test_demo_rerun_skips_training_and_generation(demo_run):
+    cwd, _, _ = demo_run
+    again = subprocess.run(DEMO_COMMAND, capture_output=True, text=True, cwd=cwd, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "skipping training" in again.stdout
+    assert "4 of 4 cells already finished" in again.stdout
+    assert "vllm forcing" not in again.stderr
+
+
+@pytest.mark.engine
+def test_trained_model_thinks_in_s1_delimiters_under_lm_eval(demo_run, tmp_path):
+    _, _, model_dir = demo_run
+    cap = 24
+    command = ["lm_eval", "--model", "s1_vllm",
+               "--model_args", engine_args_string(model_dir, preset="s1"),
+               "--tasks", "s1_demo_counting", "--apply_chat_template", "--limit", "8",
+               "--gen_kwargs", f"max_tokens_thinking={cap}",
+               "--output_path", str(tmp_path), "--log_samples"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_samples(tmp_path, "s1_demo_counting")
+    assert len(rows) == 8 and all(0 < r["thinking_tokens"] <= cap for r in rows)
+    for row in rows:
+        response = row["resps"][0][0]
+        # the model, not the forcing, writes the enumeration after the opening delimiter
+        assert response.startswith(S1.thinking_start + "\n1 "), response[:80]
+        if row["cap_fired"]:
+            assert f"{S1.thinking_end}\nFinal Answer:" in response
+        else:
+            # thinking ended by the model's own delimiter; it answers in s1's trained format
+            assert f"{S1.thinking_end}\nAnswer: $\\boxed{{" in response, response[-80:]
+    assert any(not r["cap_fired"] for r in rows) and any(r["cap_fired"] for r in rows)
+
+
+def test_committed_demo_table_is_recomputed_from_its_samples():
+    from s1_eval.report import build_report
+
+    committed = Path(REPO, "results", "demo")
+    board = json.loads((committed / "leaderboard.json").read_text())
+    report = json.loads(_report_json(build_report([committed])))
+    assert _numbers(report) == _numbers(board)
+    assert len(board["cells"]) == 2 * len(DEMO_BUDGETS)
+
+
+def _report_json(report) -> str:
+    from s1_eval.report import to_json
+
+    return to_json(report)
+
+
+def _numbers(board: dict) -> dict:
+    """The table's figures by setting (paths and file names aside)."""
+    keep = ("n", "accuracy_pct", "accuracy_stderr_pct", "thinking_mean", "thinking_max",
+            "within_cap_pct", "cap_fired_pct", "control_pct", "performance_pct",
+            "scaling_acc_points_per_1k_thinking_tokens")  # fmt: skip
+    return {
+        (row.get("setting") or row.get("series")): {k: row.get(k) for k in keep if k in row}
+        for section in ("cells", "curves")
+        for row in board[section]
+    }
 
 
 def test_scrub_local_paths_removes_machine_folders(tmp_path, monkeypatch):
-    from pathlib import Path
-
     from s1_eval.demo import scrub_local_paths
 
     monkeypatch.chdir(tmp_path)
