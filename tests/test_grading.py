@@ -14,17 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.grading import (
-    NO_ANSWER,
-    TIMEOUT,
-    UNCLOSED_BOX,
-    extract_choice_letter,
-    grade_choice,
-    grade_math,
-    last_boxed,
-    run_with_timeout,
-    split_answer,
-)
+from s1_eval.extract import extract_choice_letter, last_boxed, split_answer
+from s1_eval.grading import NO_ANSWER, TIMEOUT, UNCLOSED_BOX, grade_choice, grade_math
 from s1_eval.trace import ForcedText, Trace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -272,17 +263,21 @@ def test_grade_choice_uses_answer_phase_and_gold():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["process", "thread"])
-def test_timeout_is_enforced(monkeypatch, mode):
+@pytest.mark.parametrize("mode", ["process", "thread", "inline"])
+def test_every_worker_mode_grades(monkeypatch, mode):
     monkeypatch.setenv("S1_EVAL_GRADING_WORKER", mode)
-    began = time.monotonic()
-    with pytest.raises(TimeoutError):
-        run_with_timeout(time.sleep, (5,), timeout=0.3)
-    assert time.monotonic() - began < 3
+    assert grade_math("\\boxed{0.5}", "1/2").correct
+    assert grade_choice("Answer: C", "C").correct
+
+
+def test_a_misspelt_worker_mode_is_an_error_not_a_zero(monkeypatch):
+    monkeypatch.setenv("S1_EVAL_GRADING_WORKER", "proces")
+    with pytest.raises(ValueError, match="S1_EVAL_GRADING_WORKER"):
+        grade_math("\\boxed{1}", "1")
 
 
 def test_a_timeout_scores_zero_and_grading_recovers(monkeypatch):
-    assert grade_math("\\boxed{2}", "2", timeout=0.000001).failure == TIMEOUT
+    assert grade_math("\\boxed{2^{2^{2^{2^{2^{2}}}}}}", "2", timeout=0.3).failure == TIMEOUT
     assert grade_math("\\boxed{2}", "2").correct  # the worker restarts after being killed
 
 
@@ -298,6 +293,106 @@ def test_grader_never_raises_on_odd_input():
     for response in ["\\boxed{}", "\\boxed{\\frac{}{}}", "}}}{{{", "\\boxed{" * 50, "$$$$"]:
         grade = grade_math(response, "1")
         assert not grade.correct
+
+
+# ---------------------------------------------------------------------------------------------
+# Degenerate generations: graded, or scored 0 with "timeout", within the timeout + 1 s
+# ---------------------------------------------------------------------------------------------
+
+LIMIT_S = 3.0
+RUNAWAY = "Wait, let me double check: 12 + 30 = 42, so x = 42. "
+MB = 1_000_000
+
+# (name, grader, response, gold, accepted failures; "" = graded normally)
+ADVERSARIAL = [
+    ("16,000 repeated \\boxed{", "math", "\\boxed{" * 16_000, "42", {UNCLOSED_BOX}),
+    ("130k newlines, no answer", "choice", "\n" * 130_000, "A", {NO_ANSWER}),
+    ("130k newlines, math", "math", "\n" * 130_000, "42", {NO_ANSWER}),
+    ("1 MB runaway, no box", "math", RUNAWAY * (MB // len(RUNAWAY)), "42", {"", TIMEOUT}),
+    (
+        "1 MB runaway, then a box",
+        "math",
+        RUNAWAY * (MB // len(RUNAWAY)) + "\\boxed{42}",
+        "42",
+        {""},
+    ),
+    ("1 MB runaway, choice", "choice", "Maybe (A) or (B)? Wait. " * (MB // 24), "B", {""}),
+    ("1 MB of spaces after Answer:", "choice", "Answer:" + " " * MB, "A", {NO_ANSWER}),
+    (
+        "unclosed box after a closed one",
+        "math",
+        "\\boxed{42} so \\boxed{\\frac{1}{" + "2" * 999,
+        "42",
+        {UNCLOSED_BOX},
+    ),
+    ("100k unclosed braces", "math", "\\boxed{" + "{" * 100_000, "42", {UNCLOSED_BOX}),
+    ("a 100,000-digit number", "math", "\\boxed{" + "9" * 100_000 + "}", "5", {"", TIMEOUT}),
+    ("a power tower", "math", "\\boxed{2^{2^{2^{2^{2^{2^{2}}}}}}}", "5", {TIMEOUT}),
+    ("10^10^10^10", "math", "\\boxed{10^{10^{10^{10}}}}", "5", {"", TIMEOUT}),
+]
+
+
+@pytest.fixture(scope="module")
+def warm_worker():
+    grade_math("\\boxed{1}", "1")  # the one-off worker start is not part of an item's time
+
+
+@pytest.mark.parametrize(
+    ("grader", "response", "gold", "accepted"),
+    [pytest.param(*case[1:], id=case[0]) for case in ADVERSARIAL],
+)
+def test_degenerate_responses_are_bounded(warm_worker, grader, response, gold, accepted):
+    grade_fn = grade_math if grader == "math" else grade_choice
+    began = time.monotonic()
+    grade = grade_fn(response, gold, timeout=LIMIT_S)
+    elapsed = time.monotonic() - began
+    assert elapsed < LIMIT_S + 1.0, (elapsed, grade)
+    assert grade.failure in accepted, grade
+    assert not grade.correct or grade.failure == ""
+
+
+def test_the_item_after_a_timeout_does_not_wait_for_a_restart(warm_worker):
+    assert grade_math("\\boxed{2^{2^{2^{2^{2^{2^{2}}}}}}}", "5", timeout=1.0).failure == TIMEOUT
+    began = time.monotonic()
+    assert grade_math("\\boxed{0.5}", "1/2", timeout=LIMIT_S).correct
+    assert time.monotonic() - began < 1.0  # a warm spare took over
+
+
+# ---------------------------------------------------------------------------------------------
+# Unicode math symbols as models write them
+# ---------------------------------------------------------------------------------------------
+
+# (response, gold, expected correct)
+UNICODE_TABLE = [
+    ("Each interior angle is $\\boxed{145°}$.", "145^\\circ", True),
+    ("\\boxed{145°}", "144^\\circ", False),
+    ("So the angle measures **30°**.\n\nFinal Answer: 30°", "30", True),
+    ("The angle is $\\boxed{60 °}$", "60^{\\circ}", True),
+    ("<think>\nangle ABC = 90˚\n</think>\n\\boxed{90˚}", "90", True),
+    ("Final Answer: −7", "-7", True),
+    ("Final Answer: −7", "7", False),
+    ("\\boxed{−\\frac{3}{4}}", "-\\frac{3}{4}", True),
+    ("The solution set is $\\boxed{(−∞, 3]}$.", "(-\\infty, 3]", True),
+    ("\\boxed{3 × 10^{5}}", "300000", True),
+    ("\\boxed{2 × 3}", "5", False),
+    ("\\boxed{12 ÷ 4}", "3", True),
+    ("The side length is $\\boxed{3√2}$.", "3\\sqrt{2}", True),
+    ("\\boxed{√2}", "\\sqrt{3}", False),
+    ("\\boxed{√{3}/2}", "\\frac{\\sqrt{3}}{2}", True),
+    ("\\boxed{√(x+1)}", "\\sqrt{x+1}", True),
+    ("The area is $\\boxed{16π}$ square units.", "16\\pi", True),
+    ("\\boxed{π/2}", "\\frac{\\pi}{2}", True),
+    ("\\boxed{2π}", "\\pi", False),
+    ("\\boxed{4√3π}", "4\\sqrt{3}\\pi", True),
+    ("\\boxed{x²+2x+1}", "(x+1)^2", True),
+    ("\\boxed{2·3}", "6", True),
+]
+
+
+@pytest.mark.parametrize(("response", "gold", "expected"), UNICODE_TABLE)
+def test_unicode_math_symbols(response, gold, expected):
+    grade = grade_math(response, gold)
+    assert grade.correct is expected, grade
 
 
 # ---------------------------------------------------------------------------------------------
