@@ -131,8 +131,29 @@ def test_hub_names_go_to_load_dataset(monkeypatch):
 
 
 def test_missing_local_file_is_named():
-    with pytest.raises(FileNotFoundError, match=r"nope\.jsonl"):
+    with pytest.raises(data.ConfigError, match=r"dataset_name: file not found: nope\.jsonl"):
         data.load_rows("nope.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "named"),
+    [
+        ("bad.jsonl", '{"question": "q"}\n{"question": \n', r"bad\.jsonl, line 2: not valid JSON"),
+        (
+            "list.jsonl",
+            '{"question": "q"}\n[1, 2]\n',
+            r"list\.jsonl, line 2: expected a JSON object",
+        ),
+        ("object.json", '{"question": "q"}', r"object\.json holds a dict: expected a list"),
+        ("empty.jsonl", "\n", r"empty\.jsonl has no rows"),
+        ("binary.jsonl", b"\x89PNG\r\n\x1a\n\xff\xfe", r"binary\.jsonl is not UTF-8 text"),
+    ],
+)
+def test_bad_local_data_is_named_by_file_and_line(tmp_path, name, content, named):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(data.ConfigError, match=named):
+        data.load_rows(str(path))
 
 
 @pytest.fixture
@@ -213,13 +234,13 @@ def test_truncated_samples_are_counted(tiny_qwen2, tmp_path, capsys):
 
 
 def test_max_length_must_be_explicit(tmp_path):
-    with pytest.raises(ValueError, match="max_length must be set"):
+    with pytest.raises(ValueError, match="max_length: must be set"):
         sft.S1SFTConfig(output_dir=str(tmp_path))
     recipe = yaml.safe_load((RECIPES / "tiny_cpu.yaml").read_text())
     del recipe["max_length"]
     path = tmp_path / "no_max_length.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    with pytest.raises(ValueError, match="max_length must be set"):
+    with pytest.raises(ValueError, match="max_length: must be set"):
         sft.parse_config(["--config", str(path)])
 
 
@@ -265,15 +286,34 @@ def test_missing_column_fails_before_the_model_loads(tiny_qwen2, tmp_path, monke
         sft.run(argv)
 
 
-def test_console_script_names_a_bad_key(tmp_path):
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (["--block_size", "8"], "error: block_size: unknown config key (renamed: block_size -> max_length)"),
+        (["--delimiters", "xml"], "error: delimiters: expected one of ['s1', 'think'], got 'xml'"),
+        (["--dataset_name", "missing.jsonl"], "error: dataset_name: file not found: missing.jsonl"),
+    ],
+)  # fmt: skip
+def test_console_script_prints_one_line_and_exits_2(tmp_path, extra, line):
     script = Path(sys.executable).parent / "s1-train"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "s1_eval.trainer.sft"]
     result = subprocess.run(
-        [*command, "--config", str(RECIPES / "tiny_cpu.yaml"), "--block_size", "8"],
-        capture_output=True, text=True, timeout=300,
+        [*command, "--config", str(RECIPES / "tiny_cpu.yaml"), *extra],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
-    assert result.returncode != 0
-    assert "block_size -> max_length" in result.stderr
+    assert result.returncode == 2
+    errors = [row for row in result.stderr.splitlines() if row.startswith("error:")]
+    assert errors == [f"{line} (--debug shows the traceback)"], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_console_script_debug_shows_the_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "s1_eval.trainer.sft", "--config", "missing.yaml", "--debug"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" in result.stderr
+    assert "--config: no such recipe file: missing.yaml" in result.stderr
 
 
 def test_global_batch_size_sets_accumulation(monkeypatch, tmp_path):

@@ -22,6 +22,14 @@ TRACE_SOURCES = ("gemini", "deepseek")
 LOCAL_SUFFIXES = (".json", ".jsonl")
 
 
+class ConfigError(ValueError):
+    """A bad recipe value or data file, reported as ``<key>: <what is wrong and what works>``."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
 @dataclass(frozen=True)
 class Columns:
     question: str
@@ -33,9 +41,51 @@ def load_rows(name: str, config: str | None = None, split: str = "train") -> Dat
     """A local .json/.jsonl file, or a dataset on the Hugging Face Hub (s1K, s1K-1.1, ...)."""
     if name.endswith(LOCAL_SUFFIXES) or Path(name).is_file():
         if not Path(name).is_file():
-            raise FileNotFoundError(f"dataset file not found: {name}")
-        return load_dataset("json", data_files=name, split="train")
+            raise ConfigError("dataset_name", f"file not found: {name}")
+        return Dataset.from_list(read_local_rows(Path(name)))
     return load_dataset(name, config, split=split)
+
+
+def read_local_rows(path: Path) -> list[dict]:
+    """Rows of a .jsonl (one object per line) or .json (a list of objects) file; a bad line is
+    named by file and line number instead of surfacing as a deep loader traceback."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("dataset_name", f"{path} is not UTF-8 text (a JSON/JSONL file)") from None
+    if path.suffix == ".json":
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                "dataset_name", f"{path}, line {error.lineno}: not valid JSON ({error.msg})"
+            ) from None
+        if not isinstance(rows, list):
+            raise ConfigError(
+                "dataset_name",
+                f"{path} holds a {type(rows).__name__}: expected a list of row objects",
+            )
+        numbered = [(f"item {n}", row) for n, row in enumerate(rows, start=1)]
+    else:
+        numbered = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as error:
+                raise ConfigError(
+                    "dataset_name", f"{path}, line {number}: not valid JSON ({error.msg})"
+                ) from None
+    for number, row in numbered:
+        if not isinstance(row, dict):
+            raise ConfigError(
+                "dataset_name",
+                f"{path}, {number}: expected a JSON object, got {type(row).__name__}",
+            )
+    if not numbered:
+        raise ConfigError("dataset_name", f"{path} has no rows")
+    return [row for _, row in numbered]
 
 
 def resolve_columns(
@@ -48,7 +98,7 @@ def resolve_columns(
     """Pick the columns by schema (s1K, s1K-1.1, generic); explicit names win. Fails naming any
     column the table lacks, so a wrong dataset stops before the model loads."""
     if trace_source not in TRACE_SOURCES:
-        raise ValueError(f"trace_source must be one of {TRACE_SOURCES}, got {trace_source!r}")
+        raise ConfigError("trace_source", f"expected one of {TRACE_SOURCES}, got {trace_source!r}")
     if "thinking_trajectories" in column_names:  # s1K
         default = Columns("question", "thinking_trajectories", "attempt")
     elif f"{trace_source}_thinking_trajectory" in column_names:  # s1K-1.1
@@ -64,9 +114,10 @@ def resolve_columns(
         c for c in (chosen.question, chosen.thinking, chosen.answer) if c not in column_names
     ]
     if missing:
-        raise ValueError(
-            f"dataset has no column(s) {missing}; it has {sorted(column_names)}. Set "
-            "question_column / thinking_column / answer_column (or trace_source for s1K-1.1)."
+        raise ConfigError(
+            "question_column/thinking_column/answer_column",
+            f"dataset has no column(s) {missing}; it has {sorted(column_names)}. Set these "
+            "keys to its columns (or trace_source for s1K-1.1).",
         )
     return chosen
 
@@ -84,7 +135,7 @@ def thinking_text(value: str | list[str]) -> str:
 def s1_completion(thinking: str | list[str], attempt: str, delimiters: str = "s1") -> str:
     """The assistant turn s1 trains on (s1's train/sft.py layout)."""
     if delimiters not in DELIMITERS:
-        raise ValueError(f"delimiters must be one of {sorted(DELIMITERS)}, got {delimiters!r}")
+        raise ConfigError("delimiters", f"expected one of {sorted(DELIMITERS)}, got {delimiters!r}")
     return training_completion(thinking_text(thinking), attempt, delimiters)
 
 
@@ -99,7 +150,7 @@ def to_prompt_completion(row: dict, columns: Columns, delimiters: str) -> dict:
 
 def build_s1_dataset(rows: Dataset, columns: Columns, delimiters: str = "s1") -> Dataset:
     if delimiters not in DELIMITERS:
-        raise ValueError(f"delimiters must be one of {sorted(DELIMITERS)}, got {delimiters!r}")
+        raise ConfigError("delimiters", f"expected one of {sorted(DELIMITERS)}, got {delimiters!r}")
     return rows.map(
         to_prompt_completion,
         fn_kwargs={"columns": columns, "delimiters": delimiters},
@@ -137,8 +188,3 @@ def truncation_report(lengths: list[int], max_length: int) -> str:
         f"{len(over)} of {len(lengths)} samples are longer than max_length={max_length} and get "
         f"truncated (longest {longest} tokens)"
     )
-
-
-def describe(dataset: Dataset, index: int = 0) -> str:
-    """One sample as JSON, for a log line that shows the exact s1 layout."""
-    return json.dumps(dataset[index], ensure_ascii=False)[:600]

@@ -22,6 +22,7 @@ from trl import SFTConfig, SFTTrainer, TrlParser
 from s1_eval.trainer.data import (
     DELIMITERS,
     TRACE_SOURCES,
+    ConfigError,
     build_s1_dataset,
     load_rows,
     require_prompt_completion,
@@ -29,6 +30,8 @@ from s1_eval.trainer.data import (
     sequence_lengths,
     truncation_report,
 )
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 # Keys from s1's own train/sft.py and older TRL / transformers, and what they are called now.
 RENAMED_KEYS = {
@@ -92,9 +95,15 @@ class S1Args:
     def __post_init__(self):
         # Checked at parse time so a typo never costs a model load.
         if self.delimiters not in DELIMITERS:
-            raise ValueError(f"delimiters must be one of {sorted(DELIMITERS)}: {self.delimiters!r}")
+            raise ConfigError(
+                "delimiters", f"expected one of {list(DELIMITERS)}, got {self.delimiters!r}"
+            )
         if self.trace_source not in TRACE_SOURCES:
-            raise ValueError(f"trace_source must be one of {TRACE_SOURCES}: {self.trace_source!r}")
+            raise ConfigError(
+                "trace_source", f"expected one of {TRACE_SOURCES}, got {self.trace_source!r}"
+            )
+        if self.dtype not in DTYPES:
+            raise ConfigError("dtype", f"expected one of {DTYPES}, got {self.dtype!r}")
 
 
 def has_accelerator() -> bool:
@@ -116,7 +125,11 @@ class S1SFTConfig(SFTConfig):
     def __post_init__(self):
         if self.max_length is None:
             # TRL would otherwise cut every s1 trace at 1024 tokens without a word.
-            raise ValueError("max_length must be set (s1: 32768, s1.1: 20000)")
+            raise ConfigError("max_length", "must be set (s1: 32768, s1.1: 20000)")
+        if self.max_length < 1:
+            raise ConfigError(
+                "max_length", f"expected a positive token count, got {self.max_length}"
+            )
         if self.bf16 is not False and not self.fp16 and not has_accelerator():
             # SFTConfig turns bf16 on by default, which a CPU-only machine refuses outright.
             say("No CUDA/XPU device: bf16 off, training in float32 on the CPU.")
@@ -139,19 +152,33 @@ def check_keys(argv: list[str]) -> None:
     known = known_keys()
     recipe_keys: list[str] = []
     if "--config" in argv:
-        with open(argv[argv.index("--config") + 1]) as handle:
-            recipe = yaml.safe_load(handle) or {}
-        if not isinstance(recipe, dict):
-            raise ValueError("a recipe must be a YAML mapping of field: value")
-        recipe_keys = [key for key in recipe if key != "env"]
+        recipe_keys = [key for key in read_recipe(argv) if key != "env"]
     flags = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
     # HfArgumentParser also accepts --no_<flag> for booleans that default to True.
     flags = [f[3:] if f.startswith("no_") and f[3:] in known else f for f in flags]
     unknown = [key for key in recipe_keys + flags if key not in known | {"config", "help"}]
     if unknown:
         hints = [f"{key} -> {RENAMED_KEYS[key]}" for key in unknown if key in RENAMED_KEYS]
-        hint = f" (renamed: {'; '.join(hints)})" if hints else ""
-        raise ValueError(f"unknown config key(s) {unknown}{hint}")
+        hint = f"renamed: {'; '.join(hints)}" if hints else "see s1-train --help for the fields"
+        raise ConfigError(", ".join(unknown), f"unknown config key ({hint})")
+
+
+def read_recipe(argv: list[str]) -> dict:
+    """The YAML recipe named by ``--config``, checked to be a mapping."""
+    index = argv.index("--config") + 1
+    if index >= len(argv):
+        raise ConfigError("--config", "needs a recipe path, e.g. trainer/recipes/tiny_cpu.yaml")
+    path = argv[index]
+    try:
+        with open(path) as handle:
+            recipe = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ConfigError("--config", f"no such recipe file: {path}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError("--config", f"{path} is not valid YAML: {one_line(error)}") from None
+    if not isinstance(recipe, dict):
+        raise ConfigError("--config", f"{path}: a recipe must be a YAML mapping of field: value")
+    return recipe
 
 
 def parse_config(argv: list[str] | None = None) -> tuple[S1Args, S1SFTConfig]:
@@ -195,7 +222,8 @@ def load_tokenizer(args: S1Args, config: S1SFTConfig):
     return tokenizer
 
 
-def prepare_dataset(args: S1Args, tokenizer, max_length: int):
+def prepare_dataset(args: S1Args):
+    """The s1 prompt/completion pairs; reads no tokenizer, so bad data fails before any load."""
     rows = load_rows(args.dataset_name, args.dataset_config, args.dataset_split)
     if args.max_samples is not None:
         rows = rows.select(range(min(args.max_samples, len(rows))))
@@ -209,7 +237,6 @@ def prepare_dataset(args: S1Args, tokenizer, max_length: int):
     say(f"{len(rows)} rows from {args.dataset_name}; columns {columns}")
     dataset = build_s1_dataset(rows, columns, args.delimiters)
     require_prompt_completion(dataset)
-    say(truncation_report(sequence_lengths(dataset, tokenizer), max_length))
     return dataset
 
 
@@ -217,8 +244,6 @@ def resolve_dtype(name: str, on_cpu: bool):
     if name == "auto":
         # bf16 checkpoints would otherwise train in pure bf16 on a CPU: keep fp32 master weights.
         return torch.float32 if on_cpu else "auto"
-    if name not in ("float32", "bfloat16", "float16"):
-        raise ValueError(f"dtype must be auto, float32, bfloat16 or float16: {name!r}")
     return getattr(torch, name)
 
 
@@ -240,8 +265,9 @@ def build_trainer(args: S1Args, config: S1SFTConfig) -> SFTTrainer:
     """Everything that can fail on config or data happens before the model loads."""
     apply_global_batch_size(args, config)
     avoid_double_checkpointing(config)
+    dataset = prepare_dataset(args)
     tokenizer = load_tokenizer(args, config)
-    dataset = prepare_dataset(args, tokenizer, config.max_length)
+    say(truncation_report(sequence_lengths(dataset, tokenizer), config.max_length))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     global_batch = config.per_device_train_batch_size * config.gradient_accumulation_steps * world
     say(f"global batch {global_batch}, max_length {config.max_length}, bf16 {config.bf16}")
@@ -268,8 +294,22 @@ def run(argv: list[str] | None = None) -> SFTTrainer:
     return trainer
 
 
-def main() -> None:
-    run()
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        run(argv)
+    except (ConfigError, ValueError, TypeError, OSError) as error:
+        if debug:
+            raise
+        print(f"error: {one_line(error)} (--debug shows the traceback)", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
