@@ -8,6 +8,7 @@ trip on the model it trained. The committed run in results/demo is checked witho
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,18 @@ def test_demo_trains_sweeps_and_checks_its_targets(demo_run):
         assert target in run.stdout, target
     board = json.loads((cwd / "out" / "leaderboard.json").read_text())
     assert str(cwd) not in json.dumps(board), "committed-style results name no machine path"
+
+
+@pytest.mark.engine
+def test_demo_training_lowers_the_loss_and_saves_a_model(demo_run):
+    """The s1-train run inside the demo: its logged loss falls, its folder loads in vLLM."""
+    _, run, model_dir = demo_run
+    losses = [float(x) for x in re.findall(r"'loss': '([0-9.e-]+)'", run.stdout + run.stderr)]
+    assert len(losses) >= 2, "s1-train logs the loss every 4 steps"
+    print(f"training loss: {losses[0]:.3f} -> {losses[-1]:.3f}")
+    assert losses[-1] < losses[0] * 0.5
+    assert (model_dir / "model.safetensors").is_file()
+    assert '"use_cache": true' in (model_dir / "config.json").read_text()
 
 
 @pytest.mark.engine
