@@ -36,6 +36,13 @@ def _default_output(model: str, model_args: str, tasks: list[str]) -> Path:
     return Path("runs") / slug
 
 
+def _metadata_action():
+    """lm-eval's own parser for --metadata (key=val args or a JSON object), so both CLIs agree."""
+    from lm_eval._cli.utils import MergeDictAction
+
+    return MergeDictAction
+
+
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `sweep` (and meant for `demo`)."""
     parser.add_argument("--model", default="s1_vllm", help="lm-eval model name (default s1_vllm)")
@@ -54,6 +61,15 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         help="thinking_n_ignore_str; repeat the option for several strings (taken verbatim)",
     )
     parser.add_argument("--gen_kwargs", default="", help="extra gen_kwargs for every cell, k=v,...")
+    parser.add_argument(
+        "--metadata",
+        default=None,
+        nargs="+",
+        action=_metadata_action(),
+        metavar="<args>",
+        help="task knobs for every cell, as lm_eval's --metadata: key=val ... or a JSON object "
+        '(e.g. demo_num_problems=20 or \'{"s1_data_dir": "data"}\'); merged over model_args',
+    )
     parser.add_argument("--limit", type=_limit, default=None, help="samples per task (or fraction)")
     parser.add_argument("--output", default=None, help="run folder (default runs/<model>__<tasks>)")
     parser.add_argument(
@@ -102,6 +118,7 @@ def sweep_config_from_args(args: argparse.Namespace):
         batch_size=args.batch_size,
         device=args.device,
         seed=args.seed,
+        metadata=args.metadata or {},
     )
     output = Path(args.output) if args.output else _default_output(args.model, model_args, tasks)
     return config, output

@@ -90,9 +90,13 @@ class SweepConfig:
     batch_size: int | str | None = None
     device: str | None = None
     seed: int = 0
+    #: lm-eval's --metadata: task knobs (merged over model_args) for every cell's tasks
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def fixed(self) -> dict[str, Any]:
         """The part that must not change when a sweep is resumed or extended."""
+        # metadata only when given, so folders written before it existed still resume
+        extra = {"metadata": dict(self.metadata)} if self.metadata else {}
         return {
             "model": self.model,
             "model_args": self.model_args,
@@ -103,7 +107,14 @@ class SweepConfig:
             "fewshot_as_multiturn": self.fewshot_as_multiturn,
             "system_instruction": self.system_instruction,
             "seed": self.seed,
+            **extra,
         }
+
+    def task_metadata(self) -> dict[str, Any]:
+        """What lm-eval hands the tasks: model_args, then --metadata over them (as lm_eval does)."""
+        from lm_eval.utils import simple_parse_args_string
+
+        return {**simple_parse_args_string(self.model_args), **dict(self.metadata)}
 
     def cell_gen_kwargs(self, setting: Setting) -> dict[str, Any]:
         return {**dict(self.gen_kwargs), **setting.gen_kwargs()}
@@ -167,27 +178,107 @@ def clean_stale(output: str | Path) -> list[Path]:
     return removed
 
 
-def _prepare_run_dir(config: SweepConfig, output: Path) -> None:
-    """Create or check ``sweep.json``; a resumed sweep may add tasks and settings only."""
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "cells").mkdir(exist_ok=True)
-    path = output / SWEEP_FILE
+def finished_cells(output: Path) -> list[Path]:
+    return sorted(output.glob(f"cells/*/{CELL_FILE}"))
+
+
+def _live_cells(output: Path) -> list[Path]:
+    """Temporary cell folders of other sweeps that are running now."""
+    live = []
+    for path in (output / "cells").glob(f"{TMP_PREFIX}*"):
+        match = re.search(r"\.(\d+)\.[^.]*$", path.name)
+        if match and int(match.group(1)) != os.getpid() and _pid_alive(int(match.group(1))):
+            live.append(path)
+    return live
+
+
+def plan_run_dir(config: SweepConfig, output: Path) -> dict[str, Any]:
+    """The ``sweep.json`` this sweep will write, checked against the folder (reads only).
+
+    A folder whose sweep finished cells keeps its options (tasks and settings may be added);
+    a folder with no finished cell, and no other sweep running in it, takes new options.
+    """
     tasks, settings = list(config.tasks), [s.to_dict() for s in config.settings]
-    if path.is_file():
+    plan = {"version": SWEEP_VERSION, "fixed": config.fixed(), "tasks": tasks, "settings": settings}
+    path = output / SWEEP_FILE
+    if not path.is_file():
+        return plan
+    try:
         old = json.loads(path.read_text(encoding="utf-8"))
-        fixed = json.loads(json.dumps(config.fixed(), default=str))
-        if old.get("fixed") != fixed:
-            changed = sorted(k for k in fixed if old.get("fixed", {}).get(k) != fixed[k])
+    except (OSError, json.JSONDecodeError) as error:
+        if finished_cells(output):
             raise ValueError(
-                f"{output} holds a sweep with other options ({', '.join(changed)}); "
-                "use another --output folder"
-            )
-        tasks = list(dict.fromkeys([*old.get("tasks", []), *tasks]))
-        settings = [*old.get("settings", []), *[s for s in settings if s not in old["settings"]]]
-    write_json_atomic(
-        path,
-        {"version": SWEEP_VERSION, "fixed": config.fixed(), "tasks": tasks, "settings": settings},
-    )
+                f"output: {path} is unreadable ({error}); use another folder"
+            ) from None
+        return plan
+    fixed = json.loads(json.dumps(config.fixed(), default=str))
+    if old.get("fixed") != fixed:
+        if not finished_cells(output) and not _live_cells(output):
+            return plan
+        before = old.get("fixed", {})
+        changed = sorted(k for k in {*fixed, *before} if before.get(k) != fixed.get(k))
+        raise ValueError(
+            f"output: {output} holds finished cells of a sweep with other options "
+            f"({', '.join(changed)}); use another --output folder or the same options"
+        )
+    plan["tasks"] = list(dict.fromkeys([*old.get("tasks", []), *tasks]))
+    old_settings = old.get("settings", [])
+    plan["settings"] = [*old_settings, *[s for s in settings if s not in old_settings]]
+    return plan
+
+
+def _is_s1_backend(model: str, lm=None) -> bool:
+    """Whether the cells run on an s1-eval backend (whose gen_kwargs we can check up front)."""
+    if lm is not None:
+        return type(lm).__module__.startswith("s1_eval.")
+    from lm_eval.api.registry import get_model
+
+    from s1_eval.registration import register_models
+
+    register_models()
+    try:
+        model_class = get_model(model)
+    except ValueError:
+        raise ValueError(
+            f"model: {model!r} is not an lm-eval model name (e.g. s1_vllm, s1_hf, vllm, hf)"
+        ) from None
+    return model_class.__module__.startswith("s1_eval.")
+
+
+def validate_config(config: SweepConfig) -> None:
+    """Reject a grid that cannot run (checked before anything is written)."""
+    if not config.tasks:
+        raise ValueError("tasks: give at least one lm-eval task name")
+    if not config.settings:
+        raise ValueError("budgets: give at least one budget (an integer, 'auto' or 'none')")
+    if config.limit is not None and not config.limit > 0:
+        raise ValueError(f"limit: {config.limit}: give a positive count or a fraction below 1")
+    if config.num_fewshot is not None and config.num_fewshot < 0:
+        raise ValueError(f"num_fewshot: {config.num_fewshot}: give 0 or more")
+
+
+def check_model(config: SweepConfig, lm=None) -> None:
+    """The model name must exist; on an s1 backend every cell's gen_kwargs must parse (the
+    backend would refuse them only after its engine started)."""
+    if _is_s1_backend(config.model, lm):
+        from s1_eval.budget import parse_gen_kwargs
+
+        for setting in config.settings:
+            try:
+                parse_gen_kwargs(config.cell_gen_kwargs(setting))
+            except ValueError as error:
+                raise ValueError(f"gen_kwargs: {error}") from None
+
+
+def check_tasks(config: SweepConfig, task_manager) -> None:
+    """Every task must be known to lm-eval (a name, group or tag, or a task YAML path)."""
+    known = set(task_manager.all_tasks)
+    unknown = [t for t in config.tasks if t not in known and not Path(t).is_file()]
+    if unknown:
+        raise ValueError(
+            f"tasks: unknown task(s) {', '.join(map(repr, unknown))}; give lm-eval task names "
+            "(`lm_eval ls tasks`) or add their folder with --include_path"
+        )
 
 
 def build_lm(model: str, model_args: str = "", batch_size=None, device=None):
@@ -207,10 +298,11 @@ def make_task_manager(config: SweepConfig):
     from lm_eval.tasks import TaskManager
 
     paths = list(config.include_path) or None
-    small = TaskManager(include_path=paths, include_defaults=False)
+    metadata = config.task_metadata()
+    small = TaskManager(include_path=paths, include_defaults=False, metadata=metadata)
     if all(task in small.all_tasks for task in config.tasks):
         return small
-    return TaskManager(include_path=paths)
+    return TaskManager(include_path=paths, metadata=metadata)
 
 
 def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path, task_manager):
@@ -314,14 +406,22 @@ def run_sweep(
     ``config.model_args`` — only when some cell is still to run. ``task_manager``: an lm-eval
     ``TaskManager`` to reuse (default: ``make_task_manager(config)``).
     """
-    if not config.tasks or not config.settings:
-        raise ValueError("a sweep needs at least one task and one setting")
+    # everything that can be checked is checked before the first write
+    validate_config(config)
     output = Path(output)
-    _prepare_run_dir(config, output)
-    for path in clean_stale(output):
-        log(f"removed unfinished cell {path.name}")
+    plan = plan_run_dir(config, output)
     cells = [(task, s) for s in config.settings for task in config.tasks]
     pending = [(t, s) for t, s in cells if not is_finished(cell_folder(output, t, s))]
+    if pending:  # a finished sweep needs neither its model nor its tasks
+        check_model(config, lm)
+        task_manager = task_manager or make_task_manager(config)
+        check_tasks(config, task_manager)
+        if lm is None:
+            lm = build_lm(config.model, config.model_args, config.batch_size, config.device)
+    (output / "cells").mkdir(parents=True, exist_ok=True)
+    write_json_atomic(output / SWEEP_FILE, plan)
+    for path in clean_stale(output):
+        log(f"removed unfinished cell {path.name}")
     outcomes = [
         CellOutcome(t, s, cell_folder(output, t, s), "skipped")
         for t, s in cells
@@ -331,9 +431,6 @@ def run_sweep(
         log(f"{len(outcomes)} of {len(cells)} cells already finished in {output}")
     if not pending:
         return outcomes
-    if lm is None:
-        lm = build_lm(config.model, config.model_args, config.batch_size, config.device)
-    task_manager = task_manager or make_task_manager(config)
     for index, (task, setting) in enumerate(pending, 1):
         log(f"[{index}/{len(pending)}] {task} {setting.name} ...")
         started = time.time()

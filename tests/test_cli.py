@@ -54,6 +54,22 @@ def test_sweep_arguments_to_config():
     assert config.limit == 3 and isinstance(config.limit, int) and config.gen_kwargs == {}
 
 
+def test_metadata_is_parsed_as_lm_eval_does():
+    base = ("sweep", "--tasks", "t", "--budgets", "8", "--model_args", "pretrained=m")
+    config, _ = cli.sweep_config_from_args(
+        parse(*base, "--metadata", "demo_num_problems=3", "s1_data_dir=data")
+    )
+    assert config.metadata == {"demo_num_problems": 3, "s1_data_dir": "data"}
+    assert config.task_metadata() == {
+        "pretrained": "m",
+        "demo_num_problems": 3,
+        "s1_data_dir": "data",
+    }
+    config, _ = cli.sweep_config_from_args(parse(*base, "--metadata", '{"demo_seed": 7}'))
+    assert config.metadata == {"demo_seed": 7}
+    assert cli.sweep_config_from_args(parse(*base))[0].metadata == {}
+
+
 def test_report_and_plot_commands(tmp_path, capsys):
     write_run(tmp_path / "run", "s1_aime24", {"max_tokens_thinking": 64}, [row(0, 1, 60, 64)])
     assert (

@@ -26,9 +26,9 @@ from s1_eval.sweep import (  # noqa: E402
 TASK_DIR = "tests/fixtures/s1_fake_task"
 
 
-def config(budgets=(200, 800), n_ignore=(0, 2), **kwargs):
+def config(budgets=(200, 800), n_ignore=(0, 2), tasks=("s1_fake",), **kwargs):
     return SweepConfig(
-        tasks=("s1_fake",),
+        tasks=tasks,
         settings=make_settings(budgets, n_ignore, ["Wait"]),
         model="fake",
         model_args="pretrained=fake-model",
@@ -182,3 +182,53 @@ def test_sweep_needs_tasks_and_settings(tmp_path):
     with pytest.raises(ValueError):
         run_sweep(SweepConfig(tasks=(), settings=(Setting(1),)), tmp_path)
     assert not os.listdir(tmp_path)
+
+
+def test_bad_gen_kwargs_are_refused_before_anything_is_written(tmp_path):
+    cfg = SweepConfig(
+        tasks=("s1_fake",),
+        settings=make_settings([8]),
+        model="s1_vllm",
+        gen_kwargs={"max_token_thinking": 8},
+        include_path=(TASK_DIR,),
+    )
+    with pytest.raises(ValueError, match=r"gen_kwargs: .*'max_token_thinking'"):
+        run_sweep(cfg, tmp_path / "run", log=lambda _: None)
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_task_or_model_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="tasks: unknown task"):
+        run_sweep(config(tasks=("s1_fakee",)), tmp_path / "a", lm=FakeS1LM(), log=lambda _: None)
+    with pytest.raises(ValueError, match="model: 'no_such_model'"):
+        run_sweep(SweepConfig(("s1_fake",), (Setting(8),), model="no_such_model"), tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_folder_without_finished_cells_takes_new_options(tmp_path):
+    with pytest.raises(RuntimeError):
+        run_sweep(config(), tmp_path, lm=FakeS1LM(fail_on_call=1), log=lambda _: None)
+    assert (tmp_path / "sweep.json").is_file() and not list(tmp_path.glob("cells/*/cell.json"))
+    outcomes = run_sweep(config(limit=2), tmp_path, lm=FakeS1LM(), log=lambda _: None)
+    assert [o.status for o in outcomes] == ["done"] * 4
+    assert json.loads((tmp_path / "sweep.json").read_text())["fixed"]["limit"] == 2
+    # now that cells are finished, the options are fixed
+    with pytest.raises(ValueError, match=r"output: .*other options \(limit\)"):
+        run_sweep(config(limit=3), tmp_path, lm=FakeS1LM(), log=lambda _: None)
+
+
+def test_metadata_reaches_the_tasks_and_is_part_of_the_options(tmp_path):
+    cfg = SweepConfig(
+        tasks=("s1_demo_arithmetic",),
+        settings=(Setting(8),),
+        model="dummy",
+        include_path=("tasks/demo",),
+        metadata={"demo_num_problems": 3},
+    )
+    run_sweep(cfg, tmp_path, log=lambda _: None)
+    (cell,), _ = load_cells([tmp_path])
+    assert len(cell.records) == 3
+    assert json.loads((tmp_path / "sweep.json").read_text())["fixed"]["metadata"] == {
+        "demo_num_problems": 3
+    }
+    assert "metadata" not in config().fixed()  # older folders (no metadata) still resume
