@@ -7,7 +7,8 @@ Where the rows come from, first match wins:
    (``--metadata '{"s1_data_dir": "..."}'``),
 2. env ``S1_EVAL_<NAME>_FILE`` (e.g. ``S1_EVAL_MATH500_FILE``), a file in the benchmark's schema,
 3. env ``S1_EVAL_DATA_DIR``, a folder holding ``math500.jsonl``, ``aime24.jsonl``,
-   ``gpqa_diamond.jsonl`` (a configured folder without the file is an error, never a download),
+   ``aime25.jsonl``, ``aime24_figures.jsonl``, ``gpqa_diamond.jsonl`` (a configured folder
+   without the file is an error, never a download),
 4. the Hub (``datasets.load_dataset``) at the revision pinned below.
 Files may be .jsonl, .json (a list of rows), .csv or .parquet.
 """
@@ -51,6 +52,21 @@ SOURCES = {
     "aime24": Source(
         "aime24", "aime24.jsonl", "simplescaling/aime24_nofigures", None, "train", None
     ),
+    # the s1 fork's other AIME24 copy (its `aime24_figures` task) and its AIME25 source
+    "aime24_figures": Source(
+        "aime24_figures",
+        "aime24_figures.jsonl",
+        "simplescaling/aime24_figures",
+        None,
+        "train",
+        None,
+    ),
+    "aime25": Source("aime25", "aime25.jsonl", "TIGER-Lab/AIME25", None, "train", None),
+    # the fork's `openai_math`: the same 500 PRM800K test problems as MATH-500, from s1's copy,
+    # so an offline math500.jsonl serves both
+    "openai_math": Source(
+        "openai_math", "math500.jsonl", "simplescaling/openaimath", None, "test", None
+    ),
     "math500": Source(
         "math500",
         "math500.jsonl",
@@ -61,7 +77,12 @@ SOURCES = {
     ),
     # gated: accept the terms on the Hub and log in (HF_TOKEN) before the first run
     "gpqa_diamond": Source(
-        "gpqa_diamond", "gpqa_diamond.jsonl", "Idavidrein/gpqa", "gpqa_diamond", "train", None
+        "gpqa_diamond",
+        "gpqa_diamond.jsonl",
+        "Idavidrein/gpqa",
+        "gpqa_diamond",
+        "train",
+        None,
     ),
 }
 
@@ -145,6 +166,18 @@ def load_gpqa_diamond(**kwargs: Any) -> datasets.DatasetDict:
     return load_benchmark("gpqa_diamond", **kwargs)
 
 
+def load_aime25(**kwargs: Any) -> datasets.DatasetDict:
+    return load_benchmark("aime25", **kwargs)
+
+
+def load_aime24_figures(**kwargs: Any) -> datasets.DatasetDict:
+    return load_benchmark("aime24_figures", **kwargs)
+
+
+def load_openai_math(**kwargs: Any) -> datasets.DatasetDict:
+    return load_benchmark("openai_math", **kwargs)
+
+
 # ---------------------------------------------------------------------------------------------
 # Docs
 # ---------------------------------------------------------------------------------------------
@@ -174,9 +207,10 @@ def process_gpqa_docs(dataset: datasets.Dataset) -> datasets.Dataset:
     return dataset.map(_gpqa_doc, remove_columns=drop)
 
 
-def _gpqa_doc(doc: dict) -> dict:
-    correct = _clean_choice(doc["Correct Answer"])
-    choices = [correct] + [_clean_choice(doc[f"Incorrect Answer {i}"]) for i in (1, 2, 3)]
+def _gpqa_doc(doc: dict, clean: bool = True) -> dict:
+    tidy = _clean_choice if clean else str
+    correct = tidy(doc["Correct Answer"])
+    choices = [correct] + [tidy(doc[f"Incorrect Answer {i}"]) for i in (1, 2, 3)]
     random.Random(gpqa_shuffle_seed(doc["Question"])).shuffle(choices)
     gold_index = choices.index(correct)
     out = {f"choice{i + 1}": choice for i, choice in enumerate(choices)}
@@ -200,7 +234,8 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-#: s1's GPQA prompt (OpenAI simple-evals' multiple-choice template).
+#: OpenAI simple-evals' multiple-choice template (the s1 fork keeps it commented out and sends
+#: the bare question and choices: see ``FORK_GPQA_TEMPLATE``).
 GPQA_TEMPLATE = (
     "Answer the following multiple choice question. The last line of your response should be "
     "of the following format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. "
@@ -221,3 +256,63 @@ def gpqa_doc_to_text(doc: dict) -> str:
         c=doc["choice3"],
         d=doc["choice4"],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The s1 fork's task names (aime24_figures, aime24_nofigures, aime25_nofigures, openai_math,
+# gpqa_diamond_openai): its prompts, so its published command lines run unchanged
+# ---------------------------------------------------------------------------------------------
+
+#: the fork's GPQA prompt: question and choices, no instruction
+FORK_GPQA_TEMPLATE = "{question}\n\nA) {a}\nB) {b}\nC) {c}\nD) {d}"
+#: the fork's prompt-conditional control: an env var appends one sentence to every prompt
+#: (its eval/commands.sh sets e.g. PROMPTTOKEN=2048). Order = the fork's precedence.
+FORK_MATH_CONTROLS = ("PROMPTSTEP", "PROMPTTOKEN", "PROMPTLONG", "PROMPTSHORT")
+FORK_GPQA_CONTROLS = ("PROMPTLONG", "PROMPTSHORT", "PROMPTTOKEN", "PROMPTSTEP")
+_CONTROL_TEXT = {
+    "PROMPTSTEP": "Think for up to {value} steps.",
+    "PROMPTTOKEN": "Think for up to {value} tokens.",
+    "PROMPTLONG": (
+        "Answer after a long amount of thinking. If you feel like you are finished early, spend "
+        "the extra time trying to double-check your work until you are absolutely sure that you "
+        "have the correct answer."
+    ),
+    "PROMPTSHORT": (
+        "Answer after a short amount of thinking. Do not spend excessive time double-checking "
+        "your work."
+    ),
+}
+
+
+def fork_control_suffix(order: tuple[str, ...]) -> str:
+    """``"\n\n<sentence>"`` for the first control env var set (fork precedence), else ``""``."""
+    for name in order:
+        value = os.environ.get(name)
+        if value is not None:
+            return "\n\n" + _CONTROL_TEXT[name].format(value=value)
+    return ""
+
+
+def fork_math_doc_to_text(doc: dict) -> str:
+    return doc["problem"] + fork_control_suffix(FORK_MATH_CONTROLS)
+
+
+def process_fork_gpqa_docs(dataset: datasets.Dataset) -> datasets.Dataset:
+    """As the fork: choices as written in the data (no cleaning). One deliberate difference: the
+    fork shuffles with the global ``random`` state (so the letters depend on lm-eval's seed, the
+    task order and dataset caching); here, as in ``s1_gpqa_diamond``, a per-question seed."""
+    keep = {"Question", "Record ID"}
+    drop = [name for name in dataset.column_names if name not in keep]
+    return dataset.map(_fork_gpqa_doc, remove_columns=drop)
+
+
+def _fork_gpqa_doc(doc: dict) -> dict:
+    return _gpqa_doc(doc, clean=False)
+
+
+def fork_gpqa_doc_to_text(doc: dict) -> str:
+    text = FORK_GPQA_TEMPLATE.format(
+        question=doc["Question"], a=doc["choice1"], b=doc["choice2"], c=doc["choice3"],
+        d=doc["choice4"],
+    )  # fmt: skip
+    return text + fork_control_suffix(FORK_GPQA_CONTROLS)

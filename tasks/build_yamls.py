@@ -31,16 +31,38 @@ class Benchmark:
     process_docs: str
     doc_to_text: str
     kind: str  # "math" or "gpqa"
+    max_gen_toks: int = MAX_GEN_TOKS
 
 
 BENCHMARKS = (
     Benchmark("s1_aime24", "simplescaling/aime24_nofigures", "load_aime24", "process_math_docs",
+              "math_doc_to_text", "math"),
+    Benchmark("s1_aime25", "TIGER-Lab/AIME25", "load_aime25", "process_math_docs",
               "math_doc_to_text", "math"),
     Benchmark("s1_math500", "HuggingFaceH4/MATH-500", "load_math500", "process_math_docs",
               "math_doc_to_text", "math"),
     Benchmark("s1_gpqa_diamond", "Idavidrein/gpqa", "load_gpqa_diamond", "process_gpqa_docs",
               "gpqa_doc_to_text", "gpqa"),
 )  # fmt: skip
+#: the s1 paper's three benchmarks
+GROUP_TASKS = ("s1_aime24", "s1_math500", "s1_gpqa_diamond")
+
+#: The s1 fork's task names with its data, prompts and max_gen_toks (simplescaling/s1,
+#: eval/lm-evaluation-harness/lm_eval/tasks/{aime,openai_math,gpqa/openai}), graded here locally.
+#: Its commands pass --gen_kwargs max_gen_toks=32768, which overrides the smaller defaults.
+FORK_TASKS = (
+    Benchmark("aime24_figures", "simplescaling/aime24_figures", "load_aime24_figures",
+              "process_math_docs", "fork_math_doc_to_text", "math"),
+    Benchmark("aime24_nofigures", "simplescaling/aime24_nofigures", "load_aime24",
+              "process_math_docs", "fork_math_doc_to_text", "math"),
+    Benchmark("aime25_nofigures", "TIGER-Lab/AIME25", "load_aime25", "process_math_docs",
+              "fork_math_doc_to_text", "math"),
+    Benchmark("openai_math", "simplescaling/openaimath", "load_openai_math", "process_math_docs",
+              "fork_math_doc_to_text", "math", max_gen_toks=2048),
+    Benchmark("gpqa_diamond_openai", "Idavidrein/gpqa", "load_gpqa_diamond",
+              "process_fork_gpqa_docs", "fork_gpqa_doc_to_text", "gpqa", max_gen_toks=1024),
+)  # fmt: skip
+FORK_FOLDER = "fork"
 
 
 def _metric_lines(numeric: list[str], bypass: list[str]) -> str:
@@ -83,7 +105,7 @@ def greedy_yaml(bench: Benchmark) -> str:
         HEADER
         + _common(bench, bench.task)
         + f"process_results: !function utils.process_{bench.kind}_results\n"
-        + _generation(do_sample=False, max_gen_toks=MAX_GEN_TOKS)
+        + _generation(do_sample=False, max_gen_toks=bench.max_gen_toks)
         + _metric_lines(list(NUMERIC_FIELDS), list(TEXT_FIELDS))
         + "metadata:\n  version: 1.0\n"
     )
@@ -108,7 +130,7 @@ def sampling_yaml(bench: Benchmark, n: int) -> str:
 
 
 def group_yaml() -> str:
-    tasks = "\n".join(f"  - {bench.task}" for bench in BENCHMARKS)
+    tasks = "\n".join(f"  - {task}" for task in GROUP_TASKS)
     return (
         HEADER
         + f"group: {GROUP}\n"
@@ -146,6 +168,8 @@ def expected_files() -> dict[Path, str]:
     for bench in BENCHMARKS:
         for n in SAMPLING_NS:
             files[HERE / "sampling" / f"{bench.task}_n{n}.yaml"] = sampling_yaml(bench, n)
+    for bench in FORK_TASKS:
+        files[HERE / FORK_FOLDER / f"{bench.task}.yaml"] = greedy_yaml(bench)
     files[HERE / f"{GROUP}.yaml"] = group_yaml()
     files[HERE / "demo" / "s1_demo_arithmetic.yaml"] = demo_yaml()
     return files

@@ -1,13 +1,12 @@
 """Tests for the task YAMLs and their Python: loading through lm-eval, offline data, GPQA shuffle,
 the fields every sample row carries, and parallel-scaling metrics.
 
-    pytest tests/test_tasks.py            # shared data from ../shared/data or S1_EVAL_TEST_DATA
+    pytest tests/test_tasks.py            # offline data: tests/fixtures/data (real slices)
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -18,15 +17,14 @@ from s1_eval.tasks import benchmarks, build_yamls, scoring
 from s1_eval.tasks.demo.arithmetic import generate_problems
 from s1_eval.trace import SAMPLE_FIELDS, ForcedText, Trace
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED_DATA = Path(os.environ.get("S1_EVAL_TEST_DATA", REPO.parent / "shared" / "data"))
+#: a data folder as users lay it out: MATH-500 and AIME 2024 slices, invented GPQA rows
+DATA = Path(__file__).resolve().parent / "fixtures" / "data"
+FORK_TASKS = [bench.task for bench in build_yamls.FORK_TASKS]
 OUR_TASKS = [
-    "s1_aime24",
-    "s1_math500",
-    "s1_gpqa_diamond",
+    *[bench.task for bench in build_yamls.BENCHMARKS],
     "s1_demo_arithmetic",
     *[f"{b.task}_n{n}" for b in build_yamls.BENCHMARKS for n in build_yamls.SAMPLING_NS],
+    *FORK_TASKS,
 ]
 ROW_FIELDS = {
     "exact_match",
@@ -37,21 +35,10 @@ ROW_FIELDS = {
     *SAMPLE_FIELDS,
 }
 
-needs_shared_data = pytest.mark.skipif(
-    not (SHARED_DATA / "math500.jsonl").is_file(),
-    reason=f"offline MATH500/AIME24 copies not found in {SHARED_DATA}",
-)
-
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """A data folder as users lay it out: shared math500/aime24 plus the invented GPQA fixture."""
-    folder = tmp_path_factory.mktemp("s1data")
-    for name in ("math500.jsonl", "aime24.jsonl"):
-        if (SHARED_DATA / name).is_file():
-            (folder / name).symlink_to(SHARED_DATA / name)
-    (folder / "gpqa_diamond.jsonl").symlink_to(FIXTURES / "gpqa_diamond.jsonl")
-    return folder
+def data_dir() -> Path:
+    return DATA
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +88,6 @@ def test_names_do_not_collide_with_upstream():
     assert not (set(OUR_TASKS) | {build_yamls.GROUP}) & taken
 
 
-@needs_shared_data
 def test_group_runs_all_three(task_manager, monkeypatch, data_dir):
     loaded = _load(task_manager, [build_yamls.GROUP], monkeypatch, data_dir)
     assert set(loaded) == {"s1_aime24", "s1_math500", "s1_gpqa_diamond"}
@@ -119,35 +105,33 @@ def test_greedy_generation_settings_follow_s1(task_manager, monkeypatch, data_di
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_shared_data
 def test_offline_loading_through_lm_eval(task_manager, monkeypatch, data_dir):
     tasks = _load(
         task_manager, ["s1_math500", "s1_aime24", "s1_gpqa_diamond"], monkeypatch, data_dir
     )
     sizes = {name: len(list(task.test_docs())) for name, task in tasks.items()}
-    assert sizes == {"s1_math500": 500, "s1_aime24": 30, "s1_gpqa_diamond": 6}
+    assert sizes == {"s1_math500": 8, "s1_aime24": 5, "s1_gpqa_diamond": 6}
     aime = tasks["s1_aime24"]
     doc = next(iter(aime.test_docs()))
     assert aime.doc_to_text(doc) == doc["problem"] and doc["problem"].startswith("Every morning")
     assert aime.doc_to_target(doc) == "204"
 
 
-@needs_shared_data
 def test_per_task_file_env_and_metadata(task_manager, monkeypatch, tmp_path):
     from lm_eval.tasks import TaskManager
 
     monkeypatch.delenv(benchmarks.DATA_DIR_ENV, raising=False)
-    monkeypatch.setenv("S1_EVAL_AIME24_FILE", str(SHARED_DATA / "aime24.jsonl"))
+    monkeypatch.setenv("S1_EVAL_AIME24_FILE", str(DATA / "aime24.jsonl"))
     tasks = task_manager.load(["s1_aime24"])["tasks"]
-    assert len(list(tasks["s1_aime24"].test_docs())) == 30
+    assert len(list(tasks["s1_aime24"].test_docs())) == 5
 
     monkeypatch.delenv("S1_EVAL_AIME24_FILE")
     with_metadata = TaskManager(
         include_defaults=False,
-        metadata={"s1_data_dir": str(SHARED_DATA), "revision": "x", "seed": 0},
+        metadata={"s1_data_dir": str(DATA), "revision": "x", "seed": 0},
     )
     tasks = with_metadata.load(["s1_math500"])["tasks"]
-    assert len(list(tasks["s1_math500"].test_docs())) == 500
+    assert len(list(tasks["s1_math500"].test_docs())) == 8
 
 
 def test_configured_folder_without_the_file_is_an_error(monkeypatch, tmp_path):
@@ -174,7 +158,7 @@ def test_hub_fallback_uses_the_pinned_revision_not_a_model_revision(monkeypatch)
 
 
 def test_csv_files_load(tmp_path):
-    rows = [json.loads(line) for line in (FIXTURES / "gpqa_diamond.jsonl").open()]
+    rows = [json.loads(line) for line in (DATA / "gpqa_diamond.jsonl").open()]
     path = tmp_path / "gpqa.csv"
     import csv
 
@@ -192,14 +176,14 @@ def test_csv_files_load(tmp_path):
 
 
 def _fixture_docs() -> datasets.Dataset:
-    raw = benchmarks.load_gpqa_diamond(s1_data_file=str(FIXTURES / "gpqa_diamond.jsonl"))["test"]
+    raw = benchmarks.load_gpqa_diamond(s1_data_file=str(DATA / "gpqa_diamond.jsonl"))["test"]
     return benchmarks.process_gpqa_docs(raw)
 
 
 def test_gpqa_shuffle_is_deterministic_and_gold_letter_is_right():
     first, second = _fixture_docs(), _fixture_docs()
     assert first.to_list() == second.to_list()
-    raw = [json.loads(line) for line in (FIXTURES / "gpqa_diamond.jsonl").open()]
+    raw = [json.loads(line) for line in (DATA / "gpqa_diamond.jsonl").open()]
     letters = []
     for doc, row in zip(first, raw, strict=True):
         gold_choice = doc[f"choice{'ABCD'.index(doc['answer']) + 1}"]
@@ -220,6 +204,84 @@ def test_gpqa_prompt_lists_choices_and_asks_for_a_letter():
         assert f"\n{letter}) {doc[f'choice{index}']}" in prompt
     docs = _fixture_docs()
     assert not any("[title]" in doc[f"choice{i}"] for doc in docs for i in range(1, 5))
+
+
+# ---------------------------------------------------------------------------------------------
+# The s1 fork's task names
+# ---------------------------------------------------------------------------------------------
+
+
+def _fork_data_dir(tmp_path: Path) -> Path:
+    for name in ("math500.jsonl", "aime24.jsonl", "gpqa_diamond.jsonl"):
+        (tmp_path / name).symlink_to(DATA / name)
+    for stand_in in ("aime24_figures.jsonl", "aime25.jsonl"):  # no offline copy: same schema
+        (tmp_path / stand_in).symlink_to(DATA / "aime24.jsonl")
+    return tmp_path
+
+
+def test_fork_tasks_keep_the_forks_data_prompts_and_budgets(task_manager, monkeypatch, tmp_path):
+    for name in benchmarks.FORK_MATH_CONTROLS:
+        monkeypatch.delenv(name, raising=False)
+    tasks = _load(task_manager, [*FORK_TASKS, "s1_aime25"], monkeypatch, _fork_data_dir(tmp_path))
+    hub = {name: task.config.dataset_path for name, task in tasks.items()}
+    assert hub == {
+        "aime24_figures": "simplescaling/aime24_figures",
+        "aime24_nofigures": "simplescaling/aime24_nofigures",
+        "aime25_nofigures": "TIGER-Lab/AIME25",
+        "s1_aime25": "TIGER-Lab/AIME25",
+        "openai_math": "simplescaling/openaimath",
+        "gpqa_diamond_openai": "Idavidrein/gpqa",
+    }
+    budgets = {name: task.config.generation_kwargs["max_gen_toks"] for name, task in tasks.items()}
+    assert budgets["openai_math"] == 2048 and budgets["gpqa_diamond_openai"] == 1024
+    assert budgets["aime24_figures"] == budgets["aime25_nofigures"] == 32768
+    for name in ("aime24_nofigures", "openai_math"):
+        doc = next(iter(tasks[name].test_docs()))
+        assert tasks[name].doc_to_text(doc) == doc["problem"]  # the fork's '{Question}'
+    gpqa = tasks["gpqa_diamond_openai"]
+    doc = next(iter(gpqa.test_docs()))
+    choices = "\n".join(f"{letter}) {doc[f'choice{i}']}" for i, letter in enumerate("ABCD", 1))
+    assert gpqa.doc_to_text(doc) == f"{doc['Question']}\n\n{choices}"
+    gold = doc[f"choice{'ABCD'.index(doc['answer']) + 1}"]
+    row = gpqa.process_results(doc, [f"t</think>Answer: {doc['answer']}"])
+    assert row["exact_match"] == 1 and gold
+
+
+def test_fork_gpqa_choices_stay_as_written(tmp_path):
+    row = {"Question": "Q?", "Correct Answer": " right [title] ", "Incorrect Answer 1": "w1",
+           "Incorrect Answer 2": "w2", "Incorrect Answer 3": "w3"}  # fmt: skip
+    raw = datasets.Dataset.from_list([row])
+    fork = benchmarks.process_fork_gpqa_docs(raw)[0]
+    ours = benchmarks.process_gpqa_docs(raw)[0]
+    assert " right [title] " in [fork[f"choice{i}"] for i in range(1, 5)]
+    assert "right. " in [ours[f"choice{i}"] for i in range(1, 5)]
+    assert fork["answer"] == ours["answer"]  # same per-question seed
+
+
+@pytest.mark.parametrize(
+    ("env", "math_suffix", "gpqa_suffix"),
+    [
+        ({}, "", ""),
+        ({"PROMPTTOKEN": "2048"}, "\n\nThink for up to 2048 tokens.", None),
+        ({"PROMPTSTEP": "16"}, "\n\nThink for up to 16 steps.", None),
+        # the fork's precedence differs per task family: math prefers STEP, GPQA prefers TOKEN
+        ({"PROMPTSTEP": "16", "PROMPTTOKEN": "64"}, "\n\nThink for up to 16 steps.",
+         "\n\nThink for up to 64 tokens."),
+        ({"PROMPTSHORT": "true"}, "\n\nAnswer after a short amount of thinking. Do not spend "
+         "excessive time double-checking your work.", None),
+    ],
+)  # fmt: skip
+def test_fork_prompt_conditional_control_env(monkeypatch, env, math_suffix, gpqa_suffix):
+    for name in benchmarks.FORK_MATH_CONTROLS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert benchmarks.fork_math_doc_to_text({"problem": "P"}) == "P" + math_suffix
+    doc = {"Question": "Q", "choice1": "a", "choice2": "b", "choice3": "c", "choice4": "d"}
+    expected = "Q\n\nA) a\nB) b\nC) c\nD) d" + (math_suffix if gpqa_suffix is None else gpqa_suffix)
+    assert benchmarks.fork_gpqa_doc_to_text(doc) == expected
+    # our own tasks never read these variables
+    assert benchmarks.math_doc_to_text({"problem": "P"}) == "P"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +326,6 @@ def test_unparseable_response_scores_zero_with_reason():
     assert (row["exact_match"], row["grading_failure"]) == (0, "no_answer")
 
 
-@needs_shared_data
 def test_rows_through_the_task_object(task_manager, monkeypatch, data_dir):
     tasks = _load(task_manager, ["s1_math500", "s1_gpqa_diamond"], monkeypatch, data_dir)
     math = tasks["s1_math500"]
@@ -352,7 +413,6 @@ def test_demo_loads_through_lm_eval_with_metadata(task_manager):
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_shared_data
 @pytest.mark.slow
 def test_samples_file_rows_carry_every_field(task_manager, monkeypatch, data_dir):
     from lm_eval import simple_evaluate
