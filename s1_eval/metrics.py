@@ -46,7 +46,7 @@ def _mean(values: Sequence[float]) -> float | None:
 
 @dataclass(frozen=True)
 class SampleRecord:
-    """The per-sample fields metrics need (``None`` = absent in the samples file)."""
+    """The per-sample fields metrics need (``None`` = absent or unknown in the samples file)."""
 
     doc_id: int
     correct: float | None
@@ -59,8 +59,8 @@ class SampleRecord:
 
     @property
     def has_trace(self) -> bool:
-        """False when the trace is absent or marked missing (thinking_tokens = -1)."""
-        return self.thinking_tokens is not None and self.thinking_tokens >= 0
+        """False when the sample's thinking length is absent or unknown (no trace)."""
+        return self.thinking_tokens is not None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from s1_eval.metrics import SCALING_UNIT
 from s1_eval.report import Report, benchmark_of, load_reference
+from s1_eval.run_folder import replacing
 
 REFERENCE_ROW = "s1-32B, budget forcing"
 
@@ -123,8 +124,9 @@ def plot_scaling(
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{out.name}")
-    fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        with replacing(out) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
+    finally:
+        plt.close(fig)
     return out

@@ -29,6 +29,7 @@ from s1_eval.metrics import (
     curve_metrics,
     in_control,
 )
+from s1_eval.run_folder import write_all_atomic
 from s1_eval.samples import Cell, load_cells
 
 ALL_SETTINGS = "all settings"
@@ -277,18 +278,13 @@ def to_csv(rows: Sequence[dict]) -> str:
 def write_report(report: Report, out_dir: str | Path, stem: str = "leaderboard") -> list[Path]:
     """Write <stem>.md, <stem>.csv (curves), cells.csv and <stem>.json; return the paths."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     contents = {
         out / f"{stem}.md": to_markdown(report),
         out / f"{stem}.csv": to_csv([_curve_dict(c) for c in report.curves]),
         out / "cells.csv": to_csv([asdict(r) for r in report.cells]),
         out / f"{stem}.json": to_json(report),
     }
-    for path, text in contents.items():
-        tmp = path.with_name(f".tmp-{path.name}")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return list(contents)
+    return write_all_atomic(contents)
 
 
 # --------------------------------------------------------------------------- paper reference

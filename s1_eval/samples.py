@@ -12,7 +12,6 @@ file with fewer rows than the results file announces (a run killed while writing
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,116 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from s1_eval.metrics import SampleRecord
-
-SWEEP_FILE = "sweep.json"
-CELL_FILE = "cell.json"
-TMP_PREFIX = ".tmp-"
-
-#: gen_kwargs that define a budget-forcing setting (s1 fork names)
-BUDGET_KEY, N_IGNORE_KEY, IGNORE_STR_KEY = (
-    "max_tokens_thinking",
-    "thinking_n_ignore",
-    "thinking_n_ignore_str",
+from s1_eval.run_folder import (
+    Setting,
+    finished_markers,
+    is_sweep,
+    is_temporary,
+    known_count,
+    number,
 )
-
-
-def _as_int(value: Any) -> int | str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    text = str(value).strip()
-    if text.lower() in {"", "none", "null"}:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return text  # e.g. "auto"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A budget-forcing setting: thinking cap, suppression count and ignore string.
-
-    ``budget`` is an int cap, ``"auto"``, or ``None`` (no cap asked for).
-    ``name`` reads like ``budget=512,n_ignore=2,str=Wait``; ``series`` is the name without the
-    budget (one curve of a sweep).
-    """
-
-    budget: int | str | None = None
-    n_ignore: int | None = None
-    ignore_str: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.n_ignore:  # an ignore string without suppressions changes nothing
-            object.__setattr__(self, "ignore_str", None)
-
-    @property
-    def series(self) -> str:
-        parts = []
-        if self.n_ignore is not None:
-            parts.append(f"n_ignore={self.n_ignore}")
-        if self.ignore_str is not None and (self.n_ignore or 0) > 0:
-            plain = self.ignore_str and self.ignore_str.strip() == self.ignore_str
-            parts.append(f"str={self.ignore_str if plain else json.dumps(self.ignore_str)}")
-        return ",".join(parts) or "budget forcing"
-
-    @property
-    def name(self) -> str:
-        budget = "none" if self.budget is None else self.budget
-        rest = self.series
-        return f"budget={budget}" + ("" if rest == "budget forcing" else f",{rest}")
-
-    @property
-    def slug(self) -> str:
-        """A file-name-safe form of ``name``."""
-        return re.sub(r"[^A-Za-z0-9=,._-]+", "_", self.name)
-
-    @property
-    def cap(self) -> int | None:
-        return self.budget if isinstance(self.budget, int) else None
-
-    def gen_kwargs(self) -> dict[str, Any]:
-        """The gen_kwargs for lm-eval (keys left out when not set)."""
-        out: dict[str, Any] = {}
-        if self.budget is not None:
-            out[BUDGET_KEY] = self.budget
-        if self.n_ignore is not None:
-            out[N_IGNORE_KEY] = self.n_ignore
-        if self.ignore_str is not None:
-            out[IGNORE_STR_KEY] = self.ignore_str
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"budget": self.budget, "n_ignore": self.n_ignore, "ignore_str": self.ignore_str}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Setting:
-        return cls(
-            _as_int(data.get("budget")), _as_int(data.get("n_ignore")), data.get("ignore_str")
-        )
-
-    @classmethod
-    def from_gen_kwargs(cls, *sources: Mapping[str, Any] | None) -> Setting:
-        """Take each key from the first source that has it (e.g. task gen_kwargs, s1_forcing)."""
-
-        def pick(key: str) -> Any:
-            for source in sources:
-                if source and source.get(key) is not None:
-                    return source[key]
-            return None
-
-        n_ignore = _as_int(pick(N_IGNORE_KEY))
-        ignore_str = pick(IGNORE_STR_KEY)
-        if isinstance(ignore_str, (list, tuple)):  # the backend records a list of strings
-            ignore_str = ignore_str[0] if len(ignore_str) == 1 else "|".join(map(str, ignore_str))
-        return cls(
-            budget=_as_int(pick(BUDGET_KEY)),
-            n_ignore=n_ignore if isinstance(n_ignore, int) else None,
-            ignore_str=None if ignore_str is None else str(ignore_str),
-        )
 
 
 @dataclass(frozen=True)
@@ -149,35 +46,17 @@ class Cell:
     missing_fields: tuple[str, ...] = ()
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
-        return float(value)
-    return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    number = _number(value)
-    return None if number is None else int(number)
-
-
-def _cap_or_none(value: Any) -> int | None:
-    cap = _int_or_none(value)
-    return None if cap is None or cap < 0 else cap  # -1: "unknown" (no trace)
-
-
 def to_record(row: Mapping[str, Any], metric: str) -> SampleRecord:
     """One samples-file row -> SampleRecord (metric values sit at the row's top level)."""
     return SampleRecord(
         doc_id=int(row.get("doc_id", -1)),
-        correct=_number(row.get(metric)),
-        thinking_tokens=_int_or_none(row.get("thinking_tokens")),
-        max_tokens_thinking=_cap_or_none(row.get("max_tokens_thinking")),
-        cap_fired=_int_or_none(row.get("cap_fired")),
-        suppressions=_int_or_none(row.get("suppressions")),
-        answer_tokens=_int_or_none(row.get("answer_tokens")),
-        rejection_tries=_int_or_none(row.get("rejection_tries")),
+        correct=number(row.get(metric)),
+        thinking_tokens=known_count(row.get("thinking_tokens")),
+        max_tokens_thinking=known_count(row.get("max_tokens_thinking")),
+        cap_fired=known_count(row.get("cap_fired")),
+        suppressions=known_count(row.get("suppressions")),
+        answer_tokens=known_count(row.get("answer_tokens")),
+        rejection_tries=known_count(row.get("rejection_tries")),
     )
 
 
@@ -216,17 +95,13 @@ def find_results_files(path: str | Path) -> list[tuple[Path, dict | None]]:
     root = Path(path)
     if root.is_file():
         return [(root, None)]
-    if (root / SWEEP_FILE).is_file():
+    if is_sweep(root):
         found = []
-        for marker in sorted(root.glob(f"cells/*/{CELL_FILE}")):
+        for marker in finished_markers(root):
             cell = json.loads(marker.read_text(encoding="utf-8"))
             found.append((marker.parent / cell["results_file"], cell))
         return found
-    return [
-        (p, None)
-        for p in sorted(root.rglob("results_*.json"))
-        if not any(part.startswith(TMP_PREFIX) for part in p.relative_to(root).parts)
-    ]
+    return [(p, None) for p in sorted(root.rglob("results_*.json")) if not is_temporary(p, root)]
 
 
 def _pick_filter(rows: list[dict], wanted: str | None) -> str | None:
@@ -243,7 +118,7 @@ def _pick_metric(rows: list[dict], wanted: str) -> str:
         return wanted
     for row in rows:
         for name in row.get("metrics") or []:
-            if _number(row.get(name)) is not None:
+            if number(row.get(name)) is not None:
                 return name
     return wanted
 

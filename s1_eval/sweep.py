@@ -4,18 +4,10 @@
 
 The model (``s1_vllm`` by default) is built once and reused for every cell; each cell is one
 ``lm_eval.simple_evaluate`` call whose results and samples are written by lm-eval's own
-``EvaluationTracker``. Folder layout::
-
-    RUN_DIR/sweep.json                                   what the sweep is (checked on resume)
-    RUN_DIR/cells/<task>__<setting>/cell.json            marker, written last
-    RUN_DIR/cells/<task>__<setting>/<model>/results_<date>.json, samples_<task>_<date>.jsonl
-    RUN_DIR/cells/.tmp-<cell>.<pid>.<random>/            a cell in progress (never read)
-
-A cell is written into its temporary folder, its ``cell.json`` is added, and only then is the
-folder renamed into place (atomic). A finished cell is therefore complete, a killed run leaves
-only a temporary folder, and rerunning the same command skips finished cells (removing the
-temporary folders of processes that are gone). ``sweep_and_report`` adds the leaderboard and
-plot: the ``s1-eval demo`` command is meant to be a thin call of it.
+``EvaluationTracker`` into the run folder (layout: ``s1_eval.run_folder``). Everything that can
+be checked (grid, model, gen_kwargs, tasks, the folder's options) is checked before anything is
+written; rerunning the same command skips finished cells. ``sweep_and_report`` adds the
+leaderboard and plot: the ``s1-eval demo`` command is a thin call of it.
 """
 
 from __future__ import annotations
@@ -23,36 +15,27 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s1_eval.samples import CELL_FILE, SWEEP_FILE, TMP_PREFIX, Setting, load_results_file
-
-SWEEP_VERSION = 1
-
-
-def parse_budget(text: str | int | None) -> int | str | None:
-    """'512' -> 512, 'none' -> None (no cap), 'auto' -> 'auto'."""
-    if text is None or isinstance(text, int):
-        return text
-    value = text.strip().lower()
-    if value in {"none", "null", "off"}:
-        return None
-    if value == "auto":
-        return "auto"
-    try:
-        budget = int(value)
-    except ValueError:
-        raise ValueError(f"budget {text!r}: expected an integer, 'auto' or 'none'") from None
-    if budget <= 0:
-        raise ValueError(f"budget {text!r}: must be positive")
-    return budget
+from s1_eval.run_folder import (
+    CELL_FILE,
+    SWEEP_FILE,
+    SWEEP_VERSION,
+    Setting,
+    cell_folder,
+    clean_stale,
+    is_finished,
+    new_cell_tmp,
+    parse_budget,
+    write_json_atomic,
+)
+from s1_eval.samples import load_results_file
+from s1_eval.sweep_checks import check_model, check_tasks, plan_run_dir, validate_config
 
 
 def make_settings(
@@ -129,158 +112,6 @@ class CellOutcome:
     seconds: float = 0.0
 
 
-def cell_folder(output: str | Path, task: str, setting: Setting) -> Path:
-    task_part = re.sub(r"[^A-Za-z0-9._-]+", "_", task)
-    return Path(output) / "cells" / f"{task_part}__{setting.slug}"
-
-
-def is_finished(folder: Path) -> bool:
-    return (folder / CELL_FILE).is_file()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the whole new one, never a part."""
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clean_stale(output: str | Path) -> list[Path]:
-    """Remove temporary cell folders / files whose process is gone; return what was removed."""
-    removed = []
-    for root in (Path(output), Path(output) / "cells"):
-        for path in root.glob(f"{TMP_PREFIX}*"):
-            match = re.search(r"\.(\d+)\.[^.]*$", path.name)
-            if match and _pid_alive(int(match.group(1))) and int(match.group(1)) != os.getpid():
-                continue  # another live sweep owns it
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def finished_cells(output: Path) -> list[Path]:
-    return sorted(output.glob(f"cells/*/{CELL_FILE}"))
-
-
-def _live_cells(output: Path) -> list[Path]:
-    """Temporary cell folders of other sweeps that are running now."""
-    live = []
-    for path in (output / "cells").glob(f"{TMP_PREFIX}*"):
-        match = re.search(r"\.(\d+)\.[^.]*$", path.name)
-        if match and int(match.group(1)) != os.getpid() and _pid_alive(int(match.group(1))):
-            live.append(path)
-    return live
-
-
-def plan_run_dir(config: SweepConfig, output: Path) -> dict[str, Any]:
-    """The ``sweep.json`` this sweep will write, checked against the folder (reads only).
-
-    A folder whose sweep finished cells keeps its options (tasks and settings may be added);
-    a folder with no finished cell, and no other sweep running in it, takes new options.
-    """
-    tasks, settings = list(config.tasks), [s.to_dict() for s in config.settings]
-    plan = {"version": SWEEP_VERSION, "fixed": config.fixed(), "tasks": tasks, "settings": settings}
-    path = output / SWEEP_FILE
-    if not path.is_file():
-        return plan
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        if finished_cells(output):
-            raise ValueError(
-                f"output: {path} is unreadable ({error}); use another folder"
-            ) from None
-        return plan
-    fixed = json.loads(json.dumps(config.fixed(), default=str))
-    if old.get("fixed") != fixed:
-        if not finished_cells(output) and not _live_cells(output):
-            return plan
-        before = old.get("fixed", {})
-        changed = sorted(k for k in {*fixed, *before} if before.get(k) != fixed.get(k))
-        raise ValueError(
-            f"output: {output} holds finished cells of a sweep with other options "
-            f"({', '.join(changed)}); use another --output folder or the same options"
-        )
-    plan["tasks"] = list(dict.fromkeys([*old.get("tasks", []), *tasks]))
-    old_settings = old.get("settings", [])
-    plan["settings"] = [*old_settings, *[s for s in settings if s not in old_settings]]
-    return plan
-
-
-def _is_s1_backend(model: str, lm=None) -> bool:
-    """Whether the cells run on an s1-eval backend (whose gen_kwargs we can check up front)."""
-    if lm is not None:
-        return type(lm).__module__.startswith("s1_eval.")
-    from lm_eval.api.registry import get_model
-
-    from s1_eval.registration import register_models
-
-    register_models()
-    try:
-        model_class = get_model(model)
-    except ValueError:
-        raise ValueError(
-            f"model: {model!r} is not an lm-eval model name (e.g. s1_vllm, s1_hf, vllm, hf)"
-        ) from None
-    return model_class.__module__.startswith("s1_eval.")
-
-
-def validate_config(config: SweepConfig) -> None:
-    """Reject a grid that cannot run (checked before anything is written)."""
-    if not config.tasks:
-        raise ValueError("tasks: give at least one lm-eval task name")
-    if not config.settings:
-        raise ValueError("budgets: give at least one budget (an integer, 'auto' or 'none')")
-    if config.limit is not None and not config.limit > 0:
-        raise ValueError(f"limit: {config.limit}: give a positive count or a fraction below 1")
-    if config.num_fewshot is not None and config.num_fewshot < 0:
-        raise ValueError(f"num_fewshot: {config.num_fewshot}: give 0 or more")
-
-
-def check_model(config: SweepConfig, lm=None) -> None:
-    """The model name must exist; on an s1 backend every cell's gen_kwargs must parse (the
-    backend would refuse them only after its engine started)."""
-    if _is_s1_backend(config.model, lm):
-        from s1_eval.budget import parse_gen_kwargs
-
-        for setting in config.settings:
-            try:
-                parse_gen_kwargs(config.cell_gen_kwargs(setting))
-            except ValueError as error:
-                raise ValueError(f"gen_kwargs: {error}") from None
-
-
-def check_tasks(config: SweepConfig, task_manager) -> None:
-    """Every task must be known to lm-eval (a name, group or tag, or a task YAML path)."""
-    known = set(task_manager.all_tasks)
-    unknown = [t for t in config.tasks if t not in known and not Path(t).is_file()]
-    if unknown:
-        raise ValueError(
-            f"tasks: unknown task(s) {', '.join(map(repr, unknown))}; give lm-eval task names "
-            "(`lm_eval ls tasks`) or add their folder with --include_path"
-        )
-
-
 def build_lm(model: str, model_args: str = "", batch_size=None, device=None):
     """Construct an lm-eval model once (``s1_vllm`` is registered first)."""
     from lm_eval.api.registry import get_model
@@ -311,9 +142,7 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
     from lm_eval.loggers import EvaluationTracker
 
     final = cell_folder(output, task, setting)
-    tmp = Path(
-        tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{final.name}.{os.getpid()}.", dir=final.parent)
-    )
+    tmp = new_cell_tmp(final)
     started = time.time()
     try:
         tracker = EvaluationTracker(output_path=str(tmp))

@@ -15,13 +15,12 @@ from typing import Any
 
 from s1_eval.grading import Grade, canonical_answer, grade_choice, grade_math, start_worker
 from s1_eval.metrics import cov_at_k, maj_at_k, pass_at_k
+from s1_eval.run_folder import UNKNOWN
 from s1_eval.trace import SAMPLE_FIELDS
 
 # lm-eval imports this module when it builds the tasks, long before the first response is
 # graded: the grading worker imports sympy meanwhile instead of delaying the first item
 start_worker()
-
-UNKNOWN = -1
 
 #: Per-response text fields (aggregation "bypass" in the YAMLs).
 TEXT_FIELDS = ("extracted_answer", "grading_failure", "answer_source")

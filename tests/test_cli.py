@@ -10,7 +10,7 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from make_runs import row, write_run  # noqa: E402
 
 from s1_eval import cli  # noqa: E402
-from s1_eval.samples import Setting  # noqa: E402
+from s1_eval.run_folder import Setting  # noqa: E402
 
 
 def parse(*argv):

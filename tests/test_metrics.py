@@ -55,12 +55,12 @@ def test_worked_example_control_scaling_performance():
 
 
 def test_worked_example_cell_stats():
-    # 4 samples, cap 1000: thinking 900, 1000, 1100 and one missing trace (-1)
+    # 4 samples, cap 1000: thinking 900, 1000, 1100 and one unknown trace (None)
     records = [
         SampleRecord(0, 1.0, 900, 1000, cap_fired=0, suppressions=2),
         SampleRecord(1, 0.0, 1000, 1000, cap_fired=1, suppressions=1),
         SampleRecord(2, 1.0, 1100, None, cap_fired=1, suppressions=0),  # cap from the cell
-        SampleRecord(3, 1.0, -1, None),
+        SampleRecord(3, 1.0, None, None),
     ]
     stats = cell_stats(records, cap=1000)
     # accuracy 3/4; sample stddev of [1,0,1,1] = sqrt(0.75/3) = 0.5; stderr = 0.5/sqrt(4) = 0.25

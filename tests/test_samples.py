@@ -9,7 +9,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
-from s1_eval.samples import Setting, find_results_files, load_cells, read_jsonl
+from s1_eval.run_folder import Setting
+from s1_eval.samples import find_results_files, load_cells, read_jsonl
 
 
 def test_setting_names_and_gen_kwargs():

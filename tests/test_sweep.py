@@ -13,12 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from fake_lm import FakeS1LM  # noqa: E402
 
-from s1_eval.samples import Setting, load_cells  # noqa: E402
+from s1_eval.run_folder import Setting, parse_budget  # noqa: E402
+from s1_eval.samples import load_cells  # noqa: E402
 from s1_eval.sweep import (  # noqa: E402
     SweepConfig,
     cell_folder,
     make_settings,
-    parse_budget,
     run_sweep,
     settings_from_strings,
 )

@@ -1,0 +1,317 @@
+"""The run folder, in one place: its layout, the grid point ``Setting``, budget values, the -1
+"unknown" marker and atomic writes. The sweep writes run folders; samples and report read them.
+
+    folder = cell_folder("runs/x", "s1_aime24", Setting(parse_budget("512"), 2, "Wait"))
+
+Layout of a sweep's folder::
+
+    RUN_DIR/sweep.json                                   what the sweep is (checked on resume)
+    RUN_DIR/cells/<task>__<setting>/cell.json            marker, written last
+    RUN_DIR/cells/<task>__<setting>/<model>/results_<date>.json, samples_<task>_<date>.jsonl
+    RUN_DIR/cells/.tmp-<cell>.<pid>.<random>/            a cell in progress (never read)
+    RUN_DIR/.tmp-<file>.<random>                         a file being written (never read)
+
+A cell is written into its temporary folder, its ``cell.json`` is added, and only then is the
+folder renamed into place: a finished cell is complete, a killed run leaves only a temporary
+folder, which the next run of the same sweep removes once its process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SWEEP_FILE = "sweep.json"
+CELL_FILE = "cell.json"
+TMP_PREFIX = ".tmp-"
+SWEEP_VERSION = 1
+
+#: written into a samples row for a trace field the backend could not record (no trace)
+UNKNOWN = -1
+
+#: gen_kwargs that define a budget-forcing setting (s1 fork names)
+BUDGET_KEY, N_IGNORE_KEY, IGNORE_STR_KEY = (
+    "max_tokens_thinking",
+    "thinking_n_ignore",
+    "thinking_n_ignore_str",
+)
+AUTO = "auto"
+_NO_CAP = {"none", "null", "off"}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def parse_budget(value: str | int | None) -> int | str | None:
+    """A budget as a user gives it: '512' -> 512, 'none' -> None (no cap), 'auto' -> 'auto'."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"budget {value!r}: expected a positive integer, 'auto' or 'none'")
+    text = str(value).strip().lower()
+    if text in _NO_CAP:
+        return None
+    if text == AUTO:
+        return AUTO
+    try:
+        budget = int(text)
+    except ValueError:
+        raise ValueError(
+            f"budget {value!r}: expected a positive integer, 'auto' or 'none'"
+        ) from None
+    if budget <= 0:
+        raise ValueError(f"budget {value!r}: expected a positive integer, 'auto' or 'none'")
+    return budget
+
+
+def read_count(value: Any) -> int | str | None:
+    """A budget or count as found in a file: ints, integral floats, digit strings -> int;
+    'none' / '' -> None; other text (e.g. 'auto') is kept. Never raises."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip()
+    if text.lower() in {"", *_NO_CAP}:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def number(value: Any) -> float | None:
+    """A numeric samples-file field (bools count as 0/1), or None when absent or not a number."""
+    if isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def known_count(value: Any) -> int | None:
+    """A trace count from a samples row, or None when absent or unknown: trace counts are never
+    negative, so the -1 marker (and any negative value) reads as unknown."""
+    value = number(value)
+    return None if value is None or value < 0 else int(value)
+
+
+# --------------------------------------------------------------------------- the grid point
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A budget-forcing setting: thinking cap, suppression count and ignore string.
+
+    ``budget`` is an int cap, ``"auto"``, or ``None`` (no cap asked for).
+    ``name`` reads like ``budget=512,n_ignore=2,str=Wait``; ``series`` is the name without the
+    budget (one curve of a sweep).
+    """
+
+    budget: int | str | None = None
+    n_ignore: int | None = None
+    ignore_str: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.n_ignore:  # an ignore string without suppressions changes nothing
+            object.__setattr__(self, "ignore_str", None)
+
+    @property
+    def series(self) -> str:
+        parts = []
+        if self.n_ignore is not None:
+            parts.append(f"n_ignore={self.n_ignore}")
+        if self.ignore_str is not None and (self.n_ignore or 0) > 0:
+            plain = self.ignore_str and self.ignore_str.strip() == self.ignore_str
+            parts.append(f"str={self.ignore_str if plain else json.dumps(self.ignore_str)}")
+        return ",".join(parts) or "budget forcing"
+
+    @property
+    def name(self) -> str:
+        budget = "none" if self.budget is None else self.budget
+        rest = self.series
+        return f"budget={budget}" + ("" if rest == "budget forcing" else f",{rest}")
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe form of ``name``."""
+        return re.sub(r"[^A-Za-z0-9=,._-]+", "_", self.name)
+
+    @property
+    def cap(self) -> int | None:
+        return self.budget if isinstance(self.budget, int) else None
+
+    def gen_kwargs(self) -> dict[str, Any]:
+        """The gen_kwargs for lm-eval (keys left out when not set)."""
+        out: dict[str, Any] = {}
+        if self.budget is not None:
+            out[BUDGET_KEY] = self.budget
+        if self.n_ignore is not None:
+            out[N_IGNORE_KEY] = self.n_ignore
+        if self.ignore_str is not None:
+            out[IGNORE_STR_KEY] = self.ignore_str
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget": self.budget, "n_ignore": self.n_ignore, "ignore_str": self.ignore_str}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Setting:
+        n_ignore = read_count(data.get("n_ignore"))
+        return cls(
+            read_count(data.get("budget")),
+            n_ignore if isinstance(n_ignore, int) else None,
+            data.get("ignore_str"),
+        )
+
+    @classmethod
+    def from_gen_kwargs(cls, *sources: Mapping[str, Any] | None) -> Setting:
+        """Take each key from the first source that has it (e.g. task gen_kwargs, s1_forcing)."""
+
+        def pick(key: str) -> Any:
+            for source in sources:
+                if source and source.get(key) is not None:
+                    return source[key]
+            return None
+
+        ignore_str = pick(IGNORE_STR_KEY)
+        if isinstance(ignore_str, (list, tuple)):  # the backend records a list of strings
+            ignore_str = ignore_str[0] if len(ignore_str) == 1 else "|".join(map(str, ignore_str))
+        return cls.from_dict(
+            {"budget": pick(BUDGET_KEY), "n_ignore": pick(N_IGNORE_KEY), "ignore_str": ignore_str}
+        )
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def cell_folder(output: str | Path, task: str, setting: Setting) -> Path:
+    task_part = re.sub(r"[^A-Za-z0-9._-]+", "_", task)
+    return Path(output) / "cells" / f"{task_part}__{setting.slug}"
+
+
+def is_sweep(folder: str | Path) -> bool:
+    return (Path(folder) / SWEEP_FILE).is_file()
+
+
+def is_finished(folder: Path) -> bool:
+    return (folder / CELL_FILE).is_file()
+
+
+def finished_markers(output: str | Path) -> list[Path]:
+    """The ``cell.json`` of every finished cell (temporary folders never match)."""
+    return sorted(Path(output).glob(f"cells/*/{CELL_FILE}"))
+
+
+def is_temporary(path: Path, root: Path) -> bool:
+    return any(part.startswith(TMP_PREFIX) for part in path.relative_to(root).parts)
+
+
+def new_cell_tmp(final: Path) -> Path:
+    """A temporary folder for a cell in progress, named by this process (see clean_stale)."""
+    prefix = f"{TMP_PREFIX}{final.name}.{os.getpid()}."
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
+
+
+def _owner_pid(path: Path) -> int | None:
+    match = re.search(r"\.(\d+)\.[^.]*$", path.name)
+    return int(match.group(1)) if match else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_cells(output: str | Path) -> list[Path]:
+    """Temporary cell folders of other processes that are running now."""
+    return [
+        path
+        for path in (Path(output) / "cells").glob(f"{TMP_PREFIX}*")
+        if (pid := _owner_pid(path)) is not None and pid != os.getpid() and _pid_alive(pid)
+    ]
+
+
+def clean_stale(output: str | Path) -> list[Path]:
+    """Remove temporary cell folders / files whose process is gone; return what was removed."""
+    removed = []
+    live = set(live_cells(output))
+    for root in (Path(output), Path(output) / "cells"):
+        for path in root.glob(f"{TMP_PREFIX}*"):
+            if path in live:
+                continue  # another live sweep owns it
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block succeeds it replaces ``path`` in
+    one rename, so readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    with replacing(path) as tmp:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def write_all_atomic(contents: Mapping[Path, str | bytes]) -> list[Path]:
+    """Write several files together: every one is staged in full before the first replaces its
+    old version, so a failure while writing leaves all old files as they were."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, content in contents.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
+            staged.append((Path(tmp), path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    return list(contents)

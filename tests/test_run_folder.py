@@ -1,0 +1,103 @@
+"""Tests for s1_eval.run_folder: budget values, the unknown marker, layout, atomic writes.
+
+pytest tests/test_run_folder.py
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from s1_eval.run_folder import (
+    UNKNOWN,
+    Setting,
+    cell_folder,
+    clean_stale,
+    known_count,
+    new_cell_tmp,
+    parse_budget,
+    read_count,
+    replacing,
+    write_all_atomic,
+)
+
+
+def test_parse_budget_is_strict():
+    assert parse_budget("512") == 512 and parse_budget(64) == 64
+    assert parse_budget("none") is None and parse_budget(None) is None
+    assert parse_budget(" Auto ") == "auto"
+    for bad in ("0", "-3", "lots", "1.5", True, 2.0):
+        with pytest.raises(ValueError, match="expected a positive integer, 'auto' or 'none'"):
+            parse_budget(bad)
+
+
+def test_read_count_is_lenient():
+    assert [read_count(v) for v in (512, 512.0, "512", " none ", "", None, True, "auto")] == [
+        512,
+        512,
+        512,
+        None,
+        None,
+        None,
+        None,
+        "auto",
+    ]
+
+
+def test_the_unknown_marker_reads_as_unknown():
+    assert [known_count(v) for v in (UNKNOWN, -1.0, 0, 12, 12.0, None, "7", float("nan"))] == [
+        None,
+        None,
+        0,
+        12,
+        12,
+        None,
+        None,
+        None,
+    ]
+
+
+def test_setting_round_trips_through_its_dict_and_gen_kwargs():
+    for setting in (
+        Setting(512, 2, "Wait"),
+        Setting("auto"),
+        Setting(None, 0),
+        Setting(8, 1, "\n"),
+    ):
+        assert Setting.from_dict(setting.to_dict()) == setting
+        assert Setting.from_gen_kwargs(setting.gen_kwargs()) == setting
+
+
+def test_cell_folder_and_stale_temporary_folders(tmp_path):
+    final = cell_folder(tmp_path, "group/task x", Setting(64, 2, "Wait"))
+    assert final.parent == tmp_path / "cells" and "/" not in final.name[len("group") :]
+    final.parent.mkdir(parents=True)
+    mine = new_cell_tmp(final)
+    dead = final.parent / f".tmp-{final.name}.999999999.abc"
+    dead.mkdir()
+    assert str(os.getpid()) in mine.name
+    assert set(clean_stale(tmp_path)) == {mine, dead}  # this process's own leftovers too
+    assert not dead.exists() and not mine.exists()
+
+
+def test_replacing_keeps_the_old_file_when_the_write_fails(tmp_path):
+    path = tmp_path / "board.md"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), replacing(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["board.md"]
+
+
+def test_write_all_atomic_stages_every_file_first(tmp_path):
+    (tmp_path / "a.md").write_text("old a")
+    (tmp_path / "b.csv").write_text("old b")
+    with pytest.raises(TypeError):  # the second file cannot be written
+        write_all_atomic({tmp_path / "a.md": "new a", tmp_path / "b.csv": 42})
+    assert (tmp_path / "a.md").read_text() == "old a"  # not half of the new set
+    assert sorted(os.listdir(tmp_path)) == ["a.md", "b.csv"]
+    write_all_atomic({tmp_path / "a.md": "new a", tmp_path / "b.csv": b"new b"})
+    assert (tmp_path / "a.md").read_text() == "new a" and (
+        tmp_path / "b.csv"
+    ).read_text() == "new b"
