@@ -6,7 +6,6 @@ pytest tests/test_grading.py
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -18,7 +17,6 @@ from s1_eval.extract import extract_choice_letter, last_boxed, split_answer
 from s1_eval.grading import NO_ANSWER, TIMEOUT, UNCLOSED_BOX, grade_choice, grade_math
 from s1_eval.trace import ForcedText, Trace
 
-REPO = Path(__file__).resolve().parents[1]
 S1 = "<|im_start|>think\n"
 END = "\n<|im_start|>answer\n"
 CAP = "\n<|im_start|>answer\nFinal Answer:"
@@ -396,18 +394,16 @@ def test_unicode_math_symbols(response, gold, expected):
 
 
 # ---------------------------------------------------------------------------------------------
-# MATH500 gold answers graded against themselves (needs the offline copy in ../shared/data)
+# MATH500 gold answers graded against themselves
 # ---------------------------------------------------------------------------------------------
 
-SHARED_DATA = Path(os.environ.get("S1_EVAL_TEST_DATA", REPO.parent / "shared" / "data"))
+#: MATH-500's 500 gold answers (answers only), committed so a fresh clone runs these tests
+MATH500_ANSWERS = Path(__file__).resolve().parent / "fixtures" / "data" / "math500_answers.json"
 FRACTION = re.compile(r"\\d?frac\{(-?\d+)\}\{(\d+)\}")
 
 
 def _math500_answers() -> list[str]:
-    path = SHARED_DATA / "math500.jsonl"
-    if not path.is_file():
-        pytest.skip(f"offline MATH500 copy not found in {SHARED_DATA}")
-    return [json.loads(line)["answer"] for line in path.open(encoding="utf-8")]
+    return json.loads(MATH500_ANSWERS.read_text(encoding="utf-8"))
 
 
 @pytest.mark.slow

@@ -1,26 +1,26 @@
 """The shipped tasks on the real engine: s1_math500 and s1_aime24 offline, budget forcing on.
 
-Runs lm-eval's own evaluator with the shared s1_vllm engine over ../shared/data (skipped when
-that folder is absent) and checks every per-sample field the issue asks for.
+Runs lm-eval's own evaluator with the shared s1_vllm engine over the committed real-data slices
+(tests/fixtures/data) and checks every per-sample field a samples row carries.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import SHARED_DATA
-
 pytestmark = pytest.mark.engine
+DATA = Path(__file__).resolve().parent / "fixtures" / "data"
 
 FIELDS = ("exact_match", "extracted_answer", "grading_failure", "has_trace", "thinking_tokens",
           "answer_tokens", "suppressions", "cap_fired", "max_tokens_thinking")  # fmt: skip
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "math500.jsonl").is_file(), reason="no offline data")
 def test_math500_and_aime24_write_traces_into_samples(vllm_lm, monkeypatch):
     from lm_eval import simple_evaluate
 
-    monkeypatch.setenv("S1_EVAL_DATA_DIR", str(SHARED_DATA))
+    monkeypatch.setenv("S1_EVAL_DATA_DIR", str(DATA))
     cap = 48
     results = simple_evaluate(
         model=vllm_lm,
