@@ -10,14 +10,13 @@ Where the rows come from, first match wins:
    ``aime25.jsonl``, ``aime24_figures.jsonl``, ``gpqa_diamond.jsonl`` (a configured folder
    without the file is an error, never a download),
 4. the Hub (``datasets.load_dataset``) at the revision pinned below.
-Files may be .jsonl, .json (a list of rows), .csv or .parquet.
+Files may be .jsonl, .json (a list of rows), .csv or .parquet; ``s1_eval.tasks.datafiles``
+checks every row for the benchmark's columns before lm-eval sees it.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import os
 import random
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+
+from s1_eval.tasks.datafiles import REQUIRED, read_rows
 
 DATA_DIR_ENV = "S1_EVAL_DATA_DIR"
 GPQA_LETTERS = "ABCD"
@@ -41,6 +42,8 @@ class Source:
     hub_split: str
     #: a commit SHA of the dataset repository; None = its default branch (not reproducible)
     revision: str | None
+    #: row schema: "math" (problem, answer) or "gpqa" (Question, Correct/Incorrect Answer 1-3)
+    kind: str = "math"
 
     @property
     def file_env(self) -> str:
@@ -83,6 +86,7 @@ SOURCES = {
         "gpqa_diamond",
         "train",
         None,
+        kind="gpqa",
     ),
 }
 
@@ -103,9 +107,8 @@ def load_benchmark(
     source = SOURCES[key]
     path = local_file(source, data_file=s1_data_file, data_dir=s1_data_dir)
     if path is not None:
-        rows = read_rows(path)
-        if not rows:
-            raise ValueError(f"{path} holds no rows")
+        fix = f"Or point {source.file_env} at a file in the schema of {source.hub_path}."
+        rows = read_rows(path, REQUIRED[source.kind], what=key, fix=fix)
         return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
     split = datasets.load_dataset(
         source.hub_path,
@@ -136,21 +139,6 @@ def local_file(
             )
         return path
     return None
-
-
-def read_rows(path: Path) -> list[dict]:
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
-    if suffix == ".json":
-        return list(json.loads(path.read_text(encoding="utf-8")))
-    if suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            return list(csv.DictReader(handle))
-    if suffix == ".parquet":
-        return datasets.Dataset.from_parquet(str(path)).to_list()
-    raise ValueError(f"{path}: unsupported file type {suffix} (use .jsonl, .json, .csv, .parquet)")
 
 
 # lm-eval's custom_dataset hooks: called with the task's metadata and dataset_kwargs

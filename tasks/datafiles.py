@@ -1,0 +1,178 @@
+"""Read a benchmark's rows from a local file and check them; every problem is one DataFileError.
+
+    rows = read_rows(Path("math500.jsonl"), REQUIRED["math"], what="math500")
+
+The error names the file, the line (or row), what is wrong and the fix, and is raised before any
+row reaches lm-eval: a file whose rows lack ``answer`` must not run to exit 0 scoring every
+sample against nothing. Files may be .jsonl, .json (a list of rows), .csv or .parquet.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+#: per benchmark kind, the columns a row needs: each entry lists accepted spellings, first wins
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "math": (("problem", "question", "Problem"), ("answer", "Answer")),
+    "gpqa": (
+        ("Question",),
+        ("Correct Answer",),
+        ("Incorrect Answer 1",),
+        ("Incorrect Answer 2",),
+        ("Incorrect Answer 3",),
+    ),
+}
+FORMATS = ".jsonl, .json (a list of rows), .csv, .parquet"
+DEBUG_ENV = "S1_EVAL_DEBUG"
+
+
+class DataFileError(ValueError):
+    """A local data file that cannot be used as is; the message says where and how to fix it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        _report_without_traceback()
+
+
+def read_rows(
+    path: Path, required: tuple[tuple[str, ...], ...], what: str, fix: str = ""
+) -> list[dict]:
+    """Every row of ``path``, each checked to hold the ``required`` columns with a value."""
+    rows = list(_numbered_rows(path))
+    if not rows:
+        raise DataFileError(f"{path}: holds no rows. {fix}".strip())
+    for where, row in rows:
+        _check_row(path, where, row, required, what, fix)
+    return [row for _, row in rows]
+
+
+def _numbered_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    """(location, row) pairs; the location is "line N" or "row N", for error messages."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        yield from _parquet_rows(path)
+        return
+    if suffix not in (".jsonl", ".json", ".csv"):
+        raise DataFileError(f"{path}: unsupported file type {suffix!r}; use {FORMATS}.")
+    text = _text(path)
+    if suffix == ".jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield f"line {number}", _object(path, f"line {number}", _json(path, line, number))
+    elif suffix == ".json":
+        data = _json(path, text, 1)
+        if not isinstance(data, list):
+            raise DataFileError(
+                f"{path}, line 1: holds a JSON {_kind(data)}; a .json data file must be a list of "
+                "row objects ([{...}, {...}]). Save the rows as that list, or one object per "
+                "line as .jsonl."
+            )
+        for number, row in enumerate(data, start=1):
+            yield f"row {number}", _object(path, f"row {number}", row)
+    else:
+        # line numbers: the header is line 1 (rows with embedded newlines shift them; rare)
+        for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+            yield f"line {number}", row
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataFileError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start}); is it a binary file? Expected {FORMATS}: convert it, or name a "
+            "Parquet file .parquet."
+        ) from None
+
+
+def _json(path: Path, text: str, first_line: int) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        line = first_line + error.lineno - 1
+        raise DataFileError(
+            f"{path}, line {line}, column {error.colno}: invalid JSON ({error.msg}). "
+            + (
+                "Each line of a .jsonl file must be one complete JSON object: fix or delete it."
+                if path.suffix.lower() == ".jsonl"
+                else "Fix the JSON (e.g. `python -m json.tool FILE` shows where it breaks)."
+            )
+        ) from None
+
+
+def _object(path: Path, where: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise DataFileError(
+            f'{path}, {where}: expected a row object ({{"column": value, ...}}), got a JSON '
+            f"{_kind(value)}. Write one object per row."
+        )
+    return value
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    import datasets
+
+    try:
+        rows = datasets.Dataset.from_parquet(str(path)).to_list()
+    except Exception as error:  # pyarrow raises several types for a file that is not Parquet
+        raise DataFileError(
+            f"{path}: cannot be read as Parquet ({type(error).__name__}: {error}). Check the file, "
+            f"or give it the suffix of its real format ({FORMATS})."
+        ) from None
+    for number, row in enumerate(rows, start=1):
+        yield f"row {number}", row
+
+
+def _check_row(
+    path: Path,
+    where: str,
+    row: dict,
+    required: tuple[tuple[str, ...], ...],
+    what: str,
+    fix: str,
+) -> None:
+    for spellings in required:
+        present = [name for name in spellings if name in row]
+        if not present:
+            also = f" (or {', '.join(map(repr, spellings[1:]))})" if len(spellings) > 1 else ""
+            raise DataFileError(
+                f"{path}, {where}: the row has no {spellings[0]!r} column{also}, which {what} "
+                f"needs; its columns: {sorted(row)}. Add the column to every row. {fix}".strip()
+            )
+        value = row[present[0]]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise DataFileError(
+                f"{path}, {where}: the {present[0]!r} column is empty; {what} needs a value in "
+                f"every row. Fill it in or drop the row. {fix}".strip()
+            )
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string"}.get(type(value), type(value).__name__)
+
+
+def _report_without_traceback() -> None:
+    """lm-eval's CLI has no error handler, so an uncaught data error would end ~50 lines of
+    lm-eval frames. Print it as one line instead (S1_EVAL_DEBUG=1 keeps the traceback); code
+    that catches the exception, or any other exception, is unaffected."""
+    previous = sys.excepthook
+    if os.environ.get(DEBUG_ENV) == "1" or getattr(previous, "_s1_eval", False):
+        return
+
+    def hook(kind, error, traceback):
+        if isinstance(error, DataFileError):
+            print(f"error: {error} (S1_EVAL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        else:
+            previous(kind, error, traceback)
+
+    hook._s1_eval = True
+    sys.excepthook = hook
