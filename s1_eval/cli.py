@@ -6,9 +6,11 @@ s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from s1_eval.metrics import SCALING_UNIT
@@ -24,8 +26,23 @@ Examples:
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option as one line: ``error: --key: what is accepted``."""
+
+    def error(self, message: str):
+        message = message.removeprefix("argument ")
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _limit(text: str) -> int | float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or (value >= 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a positive number of samples, or a fraction below 1"
+        )
     return value if value < 1 else int(value)
 
 
@@ -40,7 +57,14 @@ def _metadata_action():
     """lm-eval's own parser for --metadata (key=val args or a JSON object), so both CLIs agree."""
     from lm_eval._cli.utils import MergeDictAction
 
-    return MergeDictAction
+    class MetadataAction(MergeDictAction):
+        def __call__(self, parser, namespace, values, option_string=None):
+            try:
+                super().__call__(parser, namespace, values, option_string)
+            except ValueError as error:  # bad JSON: one line, like every other bad option
+                parser.error(f"argument {option_string}: {error}")
+
+    return MetadataAction
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +124,14 @@ def sweep_config_from_args(args: argparse.Namespace):
     from s1_eval.sweep import SweepConfig, settings_from_strings
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    gen_kwargs = {}
+    if args.gen_kwargs:
+        try:
+            gen_kwargs = simple_parse_args_string(args.gen_kwargs)
+        except ValueError:
+            raise ValueError(
+                f"gen_kwargs: {args.gen_kwargs!r}: expected key=value pairs separated by commas"
+            ) from None
     model_args = args.model_args
     if args.preset and not re.search(r"(?:^|,)preset=", model_args):
         model_args = f"{model_args},preset={args.preset}" if model_args else f"preset={args.preset}"
@@ -108,7 +140,7 @@ def sweep_config_from_args(args: argparse.Namespace):
         settings=settings_from_strings(args.budgets, args.n_ignore, args.ignore_str),
         model=args.model,
         model_args=model_args,
-        gen_kwargs=simple_parse_args_string(args.gen_kwargs) if args.gen_kwargs else {},
+        gen_kwargs=gen_kwargs,
         limit=args.limit,
         num_fewshot=args.num_fewshot,
         apply_chat_template=args.apply_chat_template,
@@ -147,18 +179,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from s1_eval.report import build_report, write_report
+    from s1_eval.report import build_report, report_files
+    from s1_eval.run_folder import write_all_atomic
 
+    # every input is read and every output rendered before the first file is replaced
     report = build_report(args.runs, metric=args.metric, filter_name=args.filter)
     print(report.markdown(), end="")
+    if not report.cells:
+        print("error: runs: no finished cells to report; nothing written", file=sys.stderr)
+        return 1
     if args.output:
-        files = write_report(report, args.output)
+        contents = report_files(report, args.output)
         if args.plot:
-            from s1_eval.plots import plot_scaling
+            from s1_eval.plots import render_scaling
 
-            files.append(plot_scaling(report, Path(args.output) / "scaling.png", args.reference))
+            contents[Path(args.output) / "scaling.png"] = render_scaling(report, args.reference)
+        files = write_all_atomic(contents)
         print("wrote: " + ", ".join(str(p) for p in files))
-    return 0 if report.cells else 1
+    return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -168,9 +206,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     report = build_report(args.runs, metric=args.metric, filter_name=args.filter)
     for warning in report.warnings:
         print(f"note: {warning}", file=sys.stderr)
+    if not report.cells:
+        print("error: runs: no finished cells to plot; nothing written", file=sys.stderr)
+        return 1
     path = plot_scaling(report, args.output, reference=args.reference, title=args.title)
     print(f"wrote: {path}")
-    return 0 if report.cells else 1
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -221,11 +262,14 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="s1-eval",
         description="Budget forcing evaluation on lm-evaluation-harness.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (any position)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser(
@@ -260,9 +304,23 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "run":
         return cmd_run(argv[1:])
-    args = build_parser().parse_args(argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     handlers = {"sweep": cmd_sweep, "report": cmd_report, "plot": cmd_plot, "demo": cmd_demo}
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except (ValueError, OSError) as error:
+        # bad input (options, files, folders): one line and exit 2; --debug shows where
+        if debug:
+            traceback.print_exc()
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from s1_eval.metrics import SCALING_UNIT
 from s1_eval.report import Report, benchmark_of, load_reference
-from s1_eval.run_folder import replacing
+from s1_eval.run_folder import write_atomic
 
 REFERENCE_ROW = "s1-32B, budget forcing"
 
@@ -40,7 +40,20 @@ def plot_scaling(
     reference: bool | str | Path = False,
     title: str | None = None,
 ) -> Path:
-    """Write the PNG and return its path. ``reference``: True, or a reference JSON path."""
+    """Write the PNG (atomically) and return its path. ``reference``: True, or a JSON path."""
+    out = Path(path)
+    png = render_scaling(report, reference, title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, png)
+    return out
+
+
+def render_scaling(
+    report: Report, reference: bool | str | Path = False, title: str | None = None
+) -> bytes:
+    """The scaling plot as PNG bytes (so a caller can write it together with other files)."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,11 +135,9 @@ def plot_scaling(
         axes[index // columns][index % columns].axis("off")
     fig.suptitle(title or "Accuracy vs. thinking tokens (point labels: budget)")
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
     try:
-        with replacing(out) as tmp:
-            fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(buffer, dpi=120, format="png")
     finally:
         plt.close(fig)
-    return out
+    return buffer.getvalue()

@@ -275,27 +275,39 @@ def to_csv(rows: Sequence[dict]) -> str:
     return buffer.getvalue()
 
 
-def write_report(report: Report, out_dir: str | Path, stem: str = "leaderboard") -> list[Path]:
-    """Write <stem>.md, <stem>.csv (curves), cells.csv and <stem>.json; return the paths."""
+def report_files(report: Report, out_dir: str | Path, stem: str = "leaderboard") -> dict:
+    """{path: text} of <stem>.md, <stem>.csv (curves), cells.csv and <stem>.json."""
     out = Path(out_dir)
-    contents = {
+    return {
         out / f"{stem}.md": to_markdown(report),
         out / f"{stem}.csv": to_csv([_curve_dict(c) for c in report.curves]),
         out / "cells.csv": to_csv([asdict(r) for r in report.cells]),
         out / f"{stem}.json": to_json(report),
     }
-    return write_all_atomic(contents)
+
+
+def write_report(report: Report, out_dir: str | Path, stem: str = "leaderboard") -> list[Path]:
+    """Write the report files together (all staged before any replaces its old version)."""
+    return write_all_atomic(report_files(report, out_dir, stem))
 
 
 # --------------------------------------------------------------------------- paper reference
 
 
 def load_reference(path: str | Path | None = None) -> dict | None:
-    """The s1 paper's numbers (results/reference/s1_paper.json in a checkout), or None."""
-    file = Path(path) if path else REFERENCE_DIR / "s1_paper.json"
-    if not file.is_file():
-        return None
-    return json.loads(file.read_text(encoding="utf-8"))
+    """The s1 paper's numbers (results/reference/s1_paper.json in a checkout), or None.
+
+    A ``path`` that is given must exist and hold a JSON object (ValueError otherwise)."""
+    if path is None:
+        file = REFERENCE_DIR / "s1_paper.json"
+        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"reference: {path}: unreadable ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"reference: {path}: a JSON object of the paper's tables expected")
+    return data
 
 
 def benchmark_of(task: str) -> str | None:

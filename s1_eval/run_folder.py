@@ -51,12 +51,15 @@ _NO_CAP = {"none", "null", "off"}
 # --------------------------------------------------------------------------- values
 
 
-def parse_budget(value: str | int | None) -> int | str | None:
-    """A budget as a user gives it: '512' -> 512, 'none' -> None (no cap), 'auto' -> 'auto'."""
+def parse_budget(value: str | int | None, key: str = "budget") -> int | str | None:
+    """A budget as a user gives it: '512' -> 512, 'none' -> None (no cap), 'auto' -> 'auto'.
+
+    Anything else raises ValueError("<key>: <value>: expected ...")."""
     if value is None:
         return None
+    problem = ValueError(f"{key}: {value!r}: expected a positive integer, 'auto' or 'none'")
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"budget {value!r}: expected a positive integer, 'auto' or 'none'")
+        raise problem
     text = str(value).strip().lower()
     if text in _NO_CAP:
         return None
@@ -65,11 +68,9 @@ def parse_budget(value: str | int | None) -> int | str | None:
     try:
         budget = int(text)
     except ValueError:
-        raise ValueError(
-            f"budget {value!r}: expected a positive integer, 'auto' or 'none'"
-        ) from None
+        raise problem from None
     if budget <= 0:
-        raise ValueError(f"budget {value!r}: expected a positive integer, 'auto' or 'none'")
+        raise problem
     return budget
 
 

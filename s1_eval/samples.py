@@ -60,18 +60,38 @@ def to_record(row: Mapping[str, Any], metric: str) -> SampleRecord:
     )
 
 
+class UnreadableRun(ValueError):
+    """A file that a finished run must hold is missing or cannot be parsed (the message starts
+    with its path). A report stops on it rather than write a leaderboard without its cells."""
+
+
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object from ``path``, or UnreadableRun naming the file and what it should be."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # ValueError: bad JSON or not UTF-8
+        raise UnreadableRun(f"{path}: unreadable {what} ({error})") from None
+    if not isinstance(data, dict):
+        raise UnreadableRun(f"{path}: unreadable {what} (a JSON object expected)")
+    return data
+
+
 def read_jsonl(path: str | Path) -> tuple[list[dict], bool]:
-    """Rows of a JSONL file and whether it was complete (a cut last line -> False)."""
+    """Rows of a JSONL file and whether it was complete (a cut or odd line -> False)."""
     rows, complete = [], True
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                complete = False
-                break
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    return rows, False
+                rows.append(row)
+    except json.JSONDecodeError:
+        complete = False
+    except (OSError, UnicodeDecodeError) as error:
+        raise UnreadableRun(f"{path}: unreadable samples file ({error})") from None
     return rows, complete
 
 
@@ -98,7 +118,9 @@ def find_results_files(path: str | Path) -> list[tuple[Path, dict | None]]:
     if is_sweep(root):
         found = []
         for marker in finished_markers(root):
-            cell = json.loads(marker.read_text(encoding="utf-8"))
+            cell = read_json(marker, "cell marker")
+            if not isinstance(cell.get("results_file"), str) or "setting" not in cell:
+                raise UnreadableRun(f"{marker}: unreadable cell marker (no results_file/setting)")
             found.append((marker.parent / cell["results_file"], cell))
         return found
     return [(p, None) for p in sorted(root.rglob("results_*.json")) if not is_temporary(p, root)]
@@ -130,13 +152,16 @@ def load_results_file(
     filter_name: str | None = None,
     run_dir: str | Path | None = None,
 ) -> tuple[list[Cell], list[str]]:
-    """Cells (one per task) of one results file, and warnings for what could not be read."""
+    """Cells (one per task) of one results file, and warnings for what was skipped.
+
+    A samples file cut short (a run killed while writing) is skipped with a warning; a results
+    file that cannot be parsed, or a finished sweep cell missing its rows, raises UnreadableRun.
+    """
     warnings: list[str] = []
-    try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        return [], [f"{results_path}: unreadable results file ({error})"]
-    config = results.get("config") or {}
+    results = read_json(results_path, "results file")
+    if not isinstance(results.get("configs") or {}, Mapping):
+        raise UnreadableRun(f"{results_path}: unreadable results file (configs is not an object)")
+    config = results.get("config") if isinstance(results.get("config"), Mapping) else {}
     forcing = config.get("s1_forcing") if isinstance(config.get("s1_forcing"), Mapping) else None
     date_id = results_path.stem[len("results_") :]
     n_samples = results.get("n-samples") or {}
@@ -144,6 +169,8 @@ def load_results_file(
     for task, task_config in (results.get("configs") or {}).items():
         samples_path = results_path.parent / f"samples_{task}_{date_id}.jsonl"
         if not samples_path.is_file():
+            if marker is not None:  # a finished cell always has its samples
+                raise UnreadableRun(f"{samples_path}: missing samples file of a finished cell")
             warnings.append(f"{results_path}: no samples file for {task} (run with --log_samples)")
             continue
         rows, complete = read_jsonl(samples_path)
@@ -151,9 +178,10 @@ def load_results_file(
         filtered = [r for r in rows if str(r.get("filter", "none")) == chosen]
         expected = (n_samples.get(task) or {}).get("effective")
         if not complete or (expected is not None and len(filtered) < expected):
-            warnings.append(
-                f"{samples_path}: incomplete ({len(filtered)} of {expected} rows), skipped"
-            )
+            problem = f"{samples_path}: incomplete ({len(filtered)} of {expected} rows)"
+            if marker is not None:
+                raise UnreadableRun(f"{problem} in a finished cell")
+            warnings.append(f"{problem}, skipped")
             continue
         if not filtered:
             warnings.append(f"{samples_path}: no rows for filter {filter_name!r}, skipped")
@@ -198,10 +226,13 @@ def load_cells(
     """All readable cells under the given run folders / results files, plus warnings.
 
     When the same (model, task, setting) appears more than once, the latest results file wins.
+    A path that does not exist or holds an unreadable file raises (UnreadableRun, a ValueError).
     """
     cells: dict[tuple[str, str, Setting], Cell] = {}
     warnings: list[str] = []
     for path in paths:
+        if not Path(path).exists():
+            raise UnreadableRun(f"{path}: no such run folder or results file")
         found = find_results_files(path)
         if not found:
             warnings.append(f"{path}: no lm-eval results files found")

@@ -32,6 +32,7 @@ from s1_eval.run_folder import (
     is_finished,
     new_cell_tmp,
     parse_budget,
+    write_all_atomic,
     write_json_atomic,
 )
 from s1_eval.samples import load_results_file
@@ -50,7 +51,7 @@ def make_settings(
     out: dict[Setting, None] = {}
     for budget, n_ignore, ignore_str in itertools.product(budgets, n_ignores, ignore_strs):
         if n_ignore is not None and n_ignore < 0:
-            raise ValueError(f"n_ignore {n_ignore}: must be >= 0")
+            raise ValueError(f"n_ignore: {n_ignore}: expected an integer >= 0")
         out[Setting(parse_budget(budget), n_ignore, ignore_str if n_ignore else None)] = None
     return tuple(out)
 
@@ -289,15 +290,16 @@ def sweep_and_report(
     task_manager=None,
 ) -> SweepSummary:
     """Run the sweep, then write leaderboard.{md,csv,json} and scaling.png into ``output``."""
-    from s1_eval.report import build_report, write_report
+    from s1_eval.report import build_report, report_files
 
     outcomes = run_sweep(config, output, lm=lm, log=log, task_manager=task_manager)
     report = build_report([output])
-    files = list(write_report(report, output))
+    contents = report_files(report, output)
     if plot:
-        from s1_eval.plots import plot_scaling
+        from s1_eval.plots import render_scaling
 
-        files.append(plot_scaling(report, Path(output) / "scaling.png", reference=reference))
+        contents[Path(output) / "scaling.png"] = render_scaling(report, reference=reference)
+    files = write_all_atomic(contents)
     return SweepSummary(tuple(outcomes), tuple(files), report.markdown())
 
 
@@ -305,7 +307,18 @@ def settings_from_strings(
     budgets: str, n_ignore: str | None = None, ignore_str: Sequence[str] | None = None
 ) -> tuple[Setting, ...]:
     """CLI helper: '64,128,none' and '0,2' and ['Wait', 'Hmm'] -> the settings grid."""
-    budget_list = [b for b in budgets.split(",") if b.strip()]
-    counts = [int(x) for x in n_ignore.split(",")] if n_ignore else [None]
+    budget_list = [parse_budget(b, "budgets") for b in budgets.split(",") if b.strip()]
+    if not budget_list:
+        raise ValueError(f"budgets: {budgets!r}: expected comma-separated budgets, e.g. 512,1024")
+    counts: list[int | None] = [None]
+    if n_ignore:
+        try:
+            counts = [int(x) for x in n_ignore.split(",")]
+        except ValueError:
+            counts = [-1]
+        if any(c < 0 for c in counts):
+            raise ValueError(
+                f"n_ignore: {n_ignore!r}: expected comma-separated integers >= 0, e.g. 0,2"
+            )
     strings = list(ignore_str) if ignore_str else [None]
     return make_settings(budget_list, counts, strings)

@@ -1,5 +1,9 @@
 """The s1-eval command line: argument parsing, report/plot/demo, run, and a sweep end to end."""
 
+import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -7,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from make_runs import row, write_run  # noqa: E402
+from make_runs import row, write_run, write_sweep  # noqa: E402
 
 from s1_eval import cli  # noqa: E402
 from s1_eval.run_folder import Setting  # noqa: E402
@@ -91,7 +95,9 @@ def test_report_and_plot_commands(tmp_path, capsys):
     assert (tmp_path / "board" / "leaderboard.json").is_file()
     assert cli.main(["plot", str(tmp_path / "run"), "--output", str(tmp_path / "p.png")]) == 0
     assert (tmp_path / "p.png").is_file()
-    assert cli.main(["report", str(tmp_path / "nothing")]) == 1
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["report", str(tmp_path / "empty"), "--output", str(tmp_path / "e")]) == 1
+    assert not (tmp_path / "e").exists()  # nothing to report: nothing written
 
 
 def test_run_is_lm_eval_with_our_models(monkeypatch):
@@ -153,3 +159,119 @@ def test_sweep_command_end_to_end(tmp_path, monkeypatch, capsys):
     assert len(list((tmp_path / "run").glob("cells/*/cell.json"))) == 2
     assert cli.main(argv) == 0  # resumed: nothing left to run
     assert "2 of 2 cells already finished" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# The real command line: bad input is one line and exit 2, reports never clobber
+# ---------------------------------------------------------------------------------------------
+
+TASK_DIR = "tests/fixtures/s1_fake_task"
+
+
+def s1_eval(*argv, cwd=ROOT):
+    """Run the installed `s1-eval` command (the console script beside this interpreter)."""
+    script = shutil.which("s1-eval", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "s1_eval.cli"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run(
+        [*command, *map(str, argv)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def assert_one_line_error(proc, *expected):
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0] == proc.stderr.strip().splitlines()[-1], proc.stderr
+    for text in expected:
+        assert text in errors[0], errors[0]
+
+
+SWEEP = ("sweep", "--tasks", "s1_fake", "--include_path", TASK_DIR, "--budgets")
+BAD_INPUT = [
+    pytest.param(
+        [*SWEEP, "8", "--limit", "x"], ["error: --limit: 'x': give a positive"], id="limit"
+    ),
+    pytest.param(
+        [*SWEEP, "8,0"], ["error: budgets: '0': expected a positive integer"], id="budget"
+    ),
+    pytest.param([*SWEEP, "8", "--n_ignore", "a"], ["error: n_ignore: 'a'"], id="n_ignore"),
+    pytest.param(
+        [*SWEEP, "8", "--gen_kwargs", "max_token_thinking=8"],
+        ["error: gen_kwargs: ", "'max_token_thinking'", "Did you mean 'max_tokens_thinking'"],
+        id="gen_kwargs-typo",
+    ),
+    pytest.param(
+        [*SWEEP, "8", "--metadata", "{bad"], ["error: --metadata: Invalid JSON"], id="metadata"
+    ),
+    pytest.param([*SWEEP, "8", "--model", "nope"], ["error: model: 'nope'"], id="model"),
+    pytest.param(["report", "no/such/run"], ["error: no/such/run: no such run folder"], id="runs"),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, expected):
+    proc = s1_eval(*argv, "--output", tmp_path / "out")
+    assert_one_line_error(proc, *expected)
+    assert not (tmp_path / "out").exists()  # nothing written, not even the folder
+
+
+def test_debug_shows_the_traceback():
+    proc = s1_eval("--debug", "report", "no/such/run")
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: no/such/run")
+
+
+def test_a_corrupt_results_file_never_clobbers_the_leaderboard(tmp_path):
+    results = write_run(
+        tmp_path / "run", "s1_aime24", {"max_tokens_thinking": 64}, [row(0, 1, 60, 64)]
+    )
+    board = tmp_path / "board"
+    assert s1_eval("report", tmp_path / "run", "--output", board, "--plot").returncode == 0
+    before = {p.name: p.read_bytes() for p in board.iterdir()}
+    assert set(before) == {
+        "leaderboard.md",
+        "leaderboard.csv",
+        "leaderboard.json",
+        "cells.csv",
+        "scaling.png",
+    }
+    results.write_text(results.read_text()[:40])  # cut short
+    proc = s1_eval("report", tmp_path / "run", "--output", board, "--plot")
+    assert_one_line_error(proc, f"error: {results}: unreadable results file")
+    assert {p.name: p.read_bytes() for p in board.iterdir()} == before  # untouched, no temp files
+
+
+def test_a_partial_runs_folder_stays_readable(tmp_path):
+    from s1_eval.run_folder import Setting
+
+    run = write_sweep(
+        tmp_path / "sweep",
+        [
+            ("s1_aime24", Setting(64), [row(0, 1, 60, 64), row(1, 0, 64, 64)]),
+            ("s1_aime24", Setting(128), [row(0, 1, 100, 128), row(1, 1, 120, 128)]),
+        ],
+    )
+    # a plain lm-eval folder whose samples file was cut by a kill
+    plain = write_run(
+        tmp_path / "plain", "s1_math500", {"max_tokens_thinking": 64}, [row(0, 1, 9, 64)]
+    )
+    samples = next(plain.parent.glob("samples_*.jsonl"))
+    samples.write_text(samples.read_text()[:30])
+    proc = s1_eval("report", run, tmp_path / "plain", "--output", tmp_path / "board")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "budget=64" in proc.stdout and "budget=128" in proc.stdout
+    assert f"{samples}: incomplete" in proc.stdout  # noted, skipped
+    data = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    assert [c["setting"] for c in data["cells"]] == ["budget=64", "budget=128"]
+
+
+def test_sweep_metadata_reaches_the_task_through_the_command_line(tmp_path):
+    proc = s1_eval(
+        "sweep", "--model", "dummy", "--tasks", "s1_demo_arithmetic", "--include_path",
+        "tasks/demo", "--budgets", "8", "--metadata", "demo_num_problems=3", "--output",
+        tmp_path / "run", "--no_report",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (samples,) = tmp_path.glob("run/cells/*/*/samples_*.jsonl")
+    assert len(samples.read_text().splitlines()) == 3

@@ -1,16 +1,17 @@
 """Reading lm-eval results / samples files into cells (hand-written files, no evaluation)."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from make_runs import row, write_run
+from make_runs import row, write_run, write_sweep
 
 from s1_eval.run_folder import Setting
-from s1_eval.samples import find_results_files, load_cells, read_jsonl
+from s1_eval.samples import UnreadableRun, find_results_files, load_cells, read_jsonl
 
 
 def test_setting_names_and_gen_kwargs():
@@ -144,10 +145,29 @@ def test_tmp_folders_ignored_in_plain_dirs(tmp_path):
     assert cells == [] and "no lm-eval results" in warnings[0]
 
 
-@pytest.mark.parametrize("bad", ["{", ""])
-def test_unreadable_results_file(tmp_path, bad):
+@pytest.mark.parametrize("bad", ["{", "", "[1, 2]", b"\xff\xfe\x00"])
+def test_unreadable_results_file_stops_the_reading(tmp_path, bad):
     folder = tmp_path / "m"
     folder.mkdir()
-    (folder / "results_2026.json").write_text(bad)
-    cells, warnings = load_cells([tmp_path])
-    assert cells == [] and "unreadable" in warnings[0]
+    path = folder / "results_2026.json"
+    path.write_bytes(bad) if isinstance(bad, bytes) else path.write_text(bad)
+    with pytest.raises(UnreadableRun, match=f"^{re.escape(str(path))}: unreadable results file"):
+        load_cells([tmp_path])
+
+
+def test_a_finished_sweep_cell_must_be_whole(tmp_path):
+    run = write_sweep(tmp_path / "s", [("t", Setting(8), [row(0, 1, 8, 8), row(1, 0, 8, 8)])])
+    assert len(load_cells([run])[0]) == 1  # the killed cell's leftovers are never read
+    (samples,) = run.glob("cells/t__*/*/samples_*.jsonl")
+    samples.write_text(samples.read_text().splitlines()[0] + "\n")
+    with pytest.raises(UnreadableRun, match=r"incomplete .* in a finished cell"):
+        load_cells([run])
+    (marker,) = run.glob("cells/t__*/cell.json")
+    marker.write_text("{")
+    with pytest.raises(UnreadableRun, match="unreadable cell marker"):
+        load_cells([run])
+
+
+def test_missing_path_is_an_error(tmp_path):
+    with pytest.raises(UnreadableRun, match="no such run folder"):
+        load_cells([tmp_path / "nope"])
