@@ -6,17 +6,24 @@ the fields every sample row carries, and parallel-scaling metrics.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import datasets
 import pytest
 
-from s1_eval.tasks import benchmarks, build_yamls, scoring
+from s1_eval.tasks import benchmarks, scoring
 from s1_eval.tasks.demo.arithmetic import generate_problems
 from s1_eval.trace import SAMPLE_FIELDS, ForcedText, Trace
 
+REPO = Path(__file__).resolve().parents[1]
+#: the YAML generator, a developer script outside the package
+_spec = importlib.util.spec_from_file_location("build_yamls", REPO / "scripts" / "build_yamls.py")
+build_yamls = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_yamls)
 #: a data folder as users lay it out: MATH-500 and AIME 2024 slices, invented GPQA rows
 DATA = Path(__file__).resolve().parent / "fixtures" / "data"
 FORK_TASKS = [bench.task for bench in build_yamls.FORK_TASKS]
@@ -66,8 +73,21 @@ def _forced(text_before: str, answer: str, **trace_fields) -> ForcedText:
 
 def test_yamls_match_their_generator():
     for path, text in build_yamls.expected_files().items():
-        assert path.is_file(), f"{path} missing: run python -m s1_eval.tasks.build_yamls"
+        assert path.is_file(), f"{path} missing: run python scripts/build_yamls.py"
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale"
+
+
+def test_only_scores_are_higher_is_better(task_manager, monkeypatch, data_dir):
+    tasks = _load(task_manager, ["s1_math500", "s1_gpqa_diamond_n8"], monkeypatch, data_dir)
+    greedy = tasks["s1_math500"].higher_is_better()
+    assert greedy["exact_match"] is True
+    for name in ("thinking_tokens", "max_tokens_thinking", "rejection_tries", "suppressions",
+                 "cap_fired", "has_trace", "extracted_answer", "grading_failure"):  # fmt: skip
+        assert greedy[name] is None, name
+    sampled = tasks["s1_gpqa_diamond_n8"].higher_is_better()
+    assert all(sampled[f"{m}@{k}"] is True for m in ("pass", "maj", "cov") for k in (1, 2, 4, 8))
+    assert sampled["n_correct"] is True and sampled["n_samples"] is None
+    assert sampled["thinking_tokens_each"] is None
 
 
 def test_task_names_resolve(task_manager):
