@@ -33,7 +33,8 @@ from s1_eval.run_folder import write_all_atomic
 from s1_eval.samples import Cell, load_cells
 
 ALL_SETTINGS = "all settings"
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "results" / "reference"
+#: the paper's numbers, shipped inside the package (the one copy; results/reference/ explains it)
+REFERENCE_FILE = "s1_paper.json"
 
 
 @dataclass(frozen=True)
@@ -294,13 +295,14 @@ def write_report(report: Report, out_dir: str | Path, stem: str = "leaderboard")
 # --------------------------------------------------------------------------- paper reference
 
 
-def load_reference(path: str | Path | None = None) -> dict | None:
-    """The s1 paper's numbers (results/reference/s1_paper.json in a checkout), or None.
+def load_reference(path: str | Path | None = None) -> dict:
+    """The s1 paper's numbers: the package's own copy, or the JSON file at ``path``.
 
     A ``path`` that is given must exist and hold a JSON object (ValueError otherwise)."""
     if path is None:
-        file = REFERENCE_DIR / "s1_paper.json"
-        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+        from importlib.resources import files
+
+        return json.loads(files("s1_eval").joinpath(REFERENCE_FILE).read_text(encoding="utf-8"))
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:

@@ -1,7 +1,10 @@
 """The scaling plot (PNG) from a report."""
 
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
@@ -9,6 +12,7 @@ from make_runs import row, write_run
 from s1_eval.plots import plot_scaling, reference_accuracy
 from s1_eval.report import Report, build_report, load_reference
 
+ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -38,3 +42,29 @@ def test_reference_accuracy():
 def test_plot_empty_report(tmp_path):
     out = plot_scaling(Report((), ()), tmp_path / "empty.png")
     assert out.read_bytes()[:8] == PNG
+
+
+def test_an_installed_wheel_has_the_paper_numbers(tmp_path):
+    """`plot --reference` must draw the paper's line from a wheel install, not only a checkout."""
+    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    if build.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {build.stderr[-500:]}")
+    [wheel] = wheel_dir.glob("s1_eval-*.whl")
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target"]
+    subprocess.run([*install, str(target), str(wheel)], check=True)
+    code = (
+        f"import site; site.addsitedir({str(target)!r}); site.main()\n"
+        "import s1_eval.report as r; from s1_eval.plots import reference_accuracy\n"
+        "print(r.__file__, reference_accuracy('s1_aime24', r.load_reference()))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd="/"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    module, accuracy = run.stdout.split()
+    assert module.startswith(str(target)) and float(accuracy) == 56.7
