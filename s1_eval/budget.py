@@ -18,7 +18,11 @@ from typing import Any, Literal
 
 from s1_eval.s1_format import PRESETS, Delimiters, PresetName
 
-__all__ = ["PRESETS", "Delimiters", "PresetName"]  # re-exported: the s1 text format lives in s1_format
+__all__ = [
+    "PRESETS",
+    "Delimiters",
+    "PresetName",
+]  # re-exported: the s1 text format lives in s1_format
 
 AUTO = "auto"
 
@@ -48,7 +52,9 @@ class BudgetForcingConfig:
     delimiters: Delimiters = PRESETS["s1"]
     max_tokens_thinking: int | Literal["auto"] | None = None
     min_tokens_thinking: int = 0
-    thinking_n_ignore: int = 0
+    #: None = not given. Given (even 0), every thinking step must produce a token before it may
+    #: stop (the fork's ``min_tokens=1``), so a suppression always moves the thinking forward.
+    thinking_n_ignore: int | None = None
     #: strings appended at each suppression, used in turn; () appends nothing (the fork's default)
     thinking_n_ignore_str: tuple[str, ...] = ()
     rejection_sample: bool = False
@@ -93,7 +99,7 @@ class GenerationSettings:
         return {
             "max_tokens_thinking": f.max_tokens_thinking,
             "min_tokens_thinking": f.min_tokens_thinking,
-            "thinking_n_ignore": f.thinking_n_ignore,
+            "thinking_n_ignore": f.thinking_n_ignore or 0,
             "thinking_n_ignore_str": list(f.thinking_n_ignore_str),
             "thinking_start": f.delimiters.thinking_start,
             "thinking_end": f.delimiters.thinking_end,
@@ -294,7 +300,9 @@ def parse_gen_kwargs(
             f"min_tokens_thinking={min_tokens} is larger than max_tokens_thinking={cap}: "
             "give a minimum at or below the cap."
         )
-    n_ignore = _as_int("thinking_n_ignore", values.get("thinking_n_ignore", 0), 0)
+    n_ignore = values.get("thinking_n_ignore")
+    if n_ignore is not None:
+        n_ignore = _as_int("thinking_n_ignore", n_ignore, 0)
     ignore_strs = _as_strings(
         "thinking_n_ignore_str", values.get("thinking_n_ignore_str"), split=True
     )

@@ -135,7 +135,13 @@ class ForcedRequest:
             sampling=self._seeded(plan.settings.thinking_sampling),
             stop=plan.thinking_stop_strings,
             stop_token_ids=plan.thinking_stop_ids,
-            min_tokens=max(0, forcing.min_tokens_thinking - used),
+            # The s1 fork runs every thinking step with min_tokens=1 once thinking_n_ignore is
+            # given: a step cannot end on its first token, so a suppression with no ignore
+            # string still moves forward instead of re-emitting the stop at once.
+            min_tokens=max(
+                forcing.min_tokens_thinking - used,
+                1 if forcing.thinking_n_ignore is not None else 0,
+            ),
             phase="thinking",
         )
 
@@ -155,13 +161,21 @@ class ForcedRequest:
         budget = plan.cap if plan.cap is not None else plan.settings.max_gen_toks
         if result.finish_reason == "length" or used >= budget:
             return self._close(cap_fired=plan.cap is not None)
-        if self.suppressions < forcing.thinking_n_ignore:
-            return self._suppress(budget - used)
-        return self._close(cap_fired=False)
+        if self.suppressions >= (forcing.thinking_n_ignore or 0):
+            return self._close(cap_fired=False)
+        if not kept and not self._ignore_text():
+            # Nothing thought and nothing to insert: the next step would see the same prefix
+            # and (greedy) stop the same way. min_tokens cannot prevent it when a stop string
+            # ends inside the first token, so end thinking here; every loop adds a token.
+            return self._close(cap_fired=False)
+        return self._suppress(budget - used)
+
+    def _ignore_text(self) -> str:
+        strings = self.plan.settings.forcing.thinking_n_ignore_str
+        return strings[self.suppressions % len(strings)] if strings else ""
 
     def _suppress(self, remaining: int) -> GenerationStep | None:
-        strings = self.plan.settings.forcing.thinking_n_ignore_str
-        text = strings[self.suppressions % len(strings)] if strings else ""
+        text = self._ignore_text()
         ids = self.plan.tokenizer.encode(text)[:remaining] if text else []
         self.suppressions += 1
         self.inserted.append(text)

@@ -27,7 +27,7 @@ def test_cap_fires_when_thinking_runs_long():
     assert str(out) == START + "x" * 10 + "\n" + END + "\nFinal Answer:" + "42"
     assert out.answer == "42" and t.answer_tokens == 2
     first, answer = engine.steps[0][1], engine.steps[1][1]
-    assert first.max_tokens == 10 and first.stop_token_ids == (1,)
+    assert first.max_tokens == 10 and first.stop_token_ids == (1,) and first.min_tokens == 0
     assert first.stop == ("<|im_start|>",)
     assert answer.phase == "answer" and answer.prompt_token_ids[-1] != 2
 
@@ -71,6 +71,37 @@ def test_no_ignore_string_is_the_forks_default():
     [out], _ = run({0: ["a<EOS>", "b<EOS>", "c<EOS>", "z<EOS>"]}, {"thinking_n_ignore": 2})
     assert out.trace.suppressions == 2 and out.trace.inserted == ("", "")
     assert out.thinking == START + "abc" + END
+
+
+def test_suppression_without_a_string_still_makes_progress():
+    # a model that wants to stop at once after each suppression: min_tokens=1 (the fork's
+    # setting whenever thinking_n_ignore is given) makes every step write a token first
+    script = ["a<EOS>", "<EOS>b<EOS>", "<|im_start|><EOS>c<EOS>", "<EOS>d<EOS>", "z<EOS>"]
+    [out], engine = run({0: script}, {"thinking_n_ignore": 3, "max_gen_toks": 50})
+    assert out.thinking == START + "abcd" + END and out.trace.suppressions == 3
+    thinking = [s for _, s in engine.steps if s.phase == "thinking"]
+    assert [s.min_tokens for s in thinking] == [1, 1, 1, 1]
+
+
+def test_min_tokens_is_one_whenever_n_ignore_is_given():
+    _, engine = run({0: ["<EOS>t<EOS>", "a<EOS>"]}, {"thinking_n_ignore": 0})
+    assert engine.steps[0][1].min_tokens == 1  # given as 0: the fork still sets min_tokens=1
+    _, engine = run({0: ["t<EOS>", "a<EOS>"]}, {"max_tokens_thinking": 9})
+    assert engine.steps[0][1].min_tokens == 0  # not given: the model may end thinking at once
+    gen = {"min_tokens_thinking": 6, "thinking_n_ignore": 1}
+    [out], engine = run({0: ["ab<|im_start|>cdefg<|im_start|>", "h<EOS>", "k<EOS>"]}, gen)
+    assert [s.min_tokens for _, s in engine.steps if s.phase == "thinking"] == [6, 1]
+    assert out.thinking == START + "abcdefgh" + END
+
+
+def test_a_step_that_keeps_nothing_ends_thinking_instead_of_looping():
+    # "Fi" is a stop string ending inside the first token ("Final"): min_tokens cannot hold it
+    # back, so the step keeps nothing; suppressing again would repeat it (greedy) forever
+    gen = {"thinking_n_ignore": 10**9, "until_thinking": "Fi", "max_gen_toks": 50}
+    [out], engine = run({0: ["x<EOS>", "Final", "ans<EOS>"]}, gen)
+    assert out.thinking == START + "x" + END and out.answer == "ans"
+    assert out.trace.suppressions == 1 and not out.trace.cap_fired
+    assert len(engine.steps) == 3
 
 
 def test_ignore_string_never_overruns_the_cap():

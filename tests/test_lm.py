@@ -111,6 +111,66 @@ def test_greedy_traces_match_between_vllm_and_transformers(vllm_lm, hf_lm):
         assert a.trace == b.trace
 
 
+def fork_thinking(llm, tokenizer, prompts, n_ignore, ignore, max_tokens):
+    """The s1 fork's thinking rounds with thinking_n_ignore, step for step as its
+    ``vllm_causallms.py`` runs them (greedy, no cap): min_tokens=1, the thinking stops as stop
+    token ids, every round re-sends the still-running requests with the same SamplingParams,
+    the result is cut to max_tokens at the end. Returns each request's thinking token ids."""
+    from vllm import SamplingParams
+
+    until = [tokenizer.encode("<|im_end|>")]
+    params = SamplingParams(max_tokens=max_tokens, min_tokens=1, temperature=0.0,
+                            stop_token_ids=[t[0] for t in until])  # fmt: skip
+    start = tokenizer.encode("<|im_start|>think")
+    running = [(i, list(p) + start) for i, p in enumerate(prompts)]
+    thinking: list[list[int]] = [[] for _ in prompts]
+    for round_ in range(n_ignore + 1):
+        outs = llm.generate([{"prompt_token_ids": r} for _, r in running], params, use_tqdm=False)
+        still = []
+        for (i, request), out in zip(running, outs, strict=True):
+            cont = list(out.outputs[0].token_ids)
+            if out.outputs[0].finish_reason == "length" or round_ == n_ignore:
+                thinking[i] += cont
+                continue
+            for toks in until:
+                if cont[-len(toks) :] == toks:
+                    cont = cont[: -len(toks)]
+            cont += tokenizer.encode(ignore) if ignore else []
+            thinking[i] += cont
+            still.append((i, request + cont))
+        running = still
+    for i, ids in enumerate(thinking):
+        ids = ids[:max_tokens]
+        for toks in until:  # the fork strips a final stop before closing the block
+            if ids[-len(toks) :] == toks:
+                ids = ids[: -len(toks)]
+        thinking[i] = ids
+    return thinking
+
+
+@pytest.mark.parametrize("ignore", ["", "Wait"])
+def test_suppression_matches_the_s1_fork(vllm_lm, ignore):
+    from s1_eval.budget import parse_gen_kwargs
+
+    engine = vllm_lm.engine
+    prompts = [engine.tokenizer.encode(p) for p in chat_prompts(vllm_lm, 4)]
+    # the fork's later rounds may each run to the full max_tokens before the final cut: small
+    gen = {"thinking_n_ignore": 2, "until_thinking": "<|im_end|>", "max_gen_toks": 64,
+           "until": [], **({"thinking_n_ignore_str": ignore} if ignore else {})}  # fmt: skip
+    ours = force_generate(engine, prompts, parse_gen_kwargs(gen, preset="s1"))
+    fork = fork_thinking(engine.llm, engine.tokenizer, prompts, 2, ignore, 64)
+    for out, ids in zip(ours, fork, strict=True):
+        assert out.trace.thinking_tokens == len(ids)
+        expected = "<|im_start|>think" + engine.tokenizer.decode(ids) + "<|im_start|>answer"
+        assert out.thinking == expected
+
+
+def test_s1_hf_huge_n_ignore_without_a_string_terminates(hf_lm):
+    gen = {"thinking_n_ignore": 10**9, "max_gen_toks": 24, "until": []}
+    [out] = generate(hf_lm, chat_prompts(hf_lm, 1), gen)
+    assert out.trace.thinking_tokens <= 24 and out.trace.inserted == ("",) * out.trace.suppressions
+
+
 def test_rounds_scheduler_gives_the_same_outputs_as_continuous(vllm_lm):
     from s1_eval.budget import parse_gen_kwargs
     from s1_eval.engines.vllm import VLLMEngine
