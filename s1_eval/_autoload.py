@@ -1,12 +1,26 @@
-"""Startup hook that makes `lm_eval --model s1_vllm` and our task names work with no extra flags.
+"""How s1-eval registers with lm-eval: the one mechanism, for editable installs and wheels alike.
 
-    # s1_eval_autoload.pth (installed into site-packages) runs:  import s1_eval._autoload
+    # s1_eval_autoload.pth (top of site-packages) runs at interpreter start:  import s1_eval._autoload
 
-lm-eval 0.4.13 has no plugin discovery, so at interpreter start we install a tiny import hook.
-It costs nothing until lm-eval itself is imported: once `lm_eval.models` has registered the
-built-in backends we add ours (by string target, so vLLM and torch load only when used), and
-every `TaskManager` gets this package's task folder on its include path. Registering earlier
-would hide the built-ins: `get_model` imports `lm_eval.models` only while the registry is empty.
+lm-eval 0.4.x discovers no plugins (no entry points for models or tasks), so a plain
+``lm_eval --model s1_vllm --tasks s1_aime24`` works only if something registers us inside the
+``lm_eval`` process. That something is this startup hook, and nothing else:
+
+1. The wheel ships ``s1_eval_autoload.pth`` at the top of site-packages (pyproject's
+   force-include); an editable install ships the same file (``hatch_build.py``). Python's site
+   module executes its ``import`` line at every interpreter start.
+2. The import installs a meta-path finder and nothing else: no lm-eval, torch or vLLM import, so
+   interpreters that never touch lm-eval pay nothing.
+3. When ``lm_eval.models`` finishes importing, the finder adds ``s1_vllm``/``s1_hf`` to lm-eval's
+   model registry as lazy ``"module:Class"`` targets (vLLM loads only when the model is built).
+   Not earlier: ``get_model`` imports ``lm_eval.models`` only while the registry is empty, so
+   registering first would hide every built-in model.
+4. When ``lm_eval.tasks.manager`` finishes importing, every ``TaskManager`` gets this package's
+   task folder (``s1_eval/tasks``) first on its include path, so ``--tasks s1_*`` and the s1
+   fork's task names resolve without ``--include_path``.
+
+The functions it runs live in ``s1_eval.registration``. Tests: tests/test_registration.py
+(editable install and a built wheel, each in a fresh interpreter).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Register s1-eval's lm-eval backends and task folder (called by the startup hook or by hand).
+"""What the startup hook (``s1_eval._autoload``, which documents the mechanism) does in lm-eval.
 
-register_models()   # from s1_eval.registration; the startup hook does this for you
+register_models()   # from s1_eval.registration; the startup hook runs it once lm_eval.models loads
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ MODELS = {
     "s1_vllm": "s1_eval.lm:S1VLLM",
     "s1_hf": "s1_eval.lm:S1HF",
 }
-
-
-def tasks_dir() -> Path:
-    """The task YAML folder (in a checkout a link to the top-level tasks/)."""
-    return Path(__file__).parent / "tasks"
+#: the task YAML folder (in a checkout a link to the top-level tasks/)
+TASKS_DIR = Path(__file__).parent / "tasks"
 
 
 def register_models() -> None:
@@ -35,7 +32,7 @@ def patch_task_manager(task_manager_cls: type) -> None:
         return
     original = task_manager_cls.__init__
     signature = inspect.signature(original)
-    ours = str(tasks_dir())
+    ours = str(TASKS_DIR)
 
     def __init__(self, *args, **kwargs):
         bound = signature.bind(self, *args, **kwargs)

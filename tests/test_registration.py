@@ -34,6 +34,7 @@ CHECK = textwrap.dedent(
     print(json.dumps({{
         "autoload": started_with_s1, "heavy_at_start": heavy_at_start, "models": names,
         "tasks": [t for t in tasks if t.startswith("s1_")], "upstream_aime24": "aime24" in tasks,
+        "fork_tasks": [t for t in ("aime24_nofigures", "openai_math") if t in tasks],
         "package": s1_eval.__file__, "vllm_imported": "vllm" in sys.modules,
     }}))
     """
@@ -58,6 +59,7 @@ def assert_registered(result: dict) -> None:
         "dummy": "DummyLM",
     }
     assert {"s1_aime24", "s1_math500", "s1_gpqa_diamond"} <= set(result["tasks"])
+    assert result["fork_tasks"] == ["aime24_nofigures", "openai_math"]
     assert result["upstream_aime24"], "built-in tasks must stay visible"
     assert not result["vllm_imported"], "resolving the model must not load vLLM"
 
@@ -80,6 +82,10 @@ def test_a_wheel_install_registers_too(tmp_path):
     install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target"]
     subprocess.run([*install, str(target), str(wheel)], check=True)
     assert (target / "s1_eval_autoload.pth").is_file()
+    # the .pth hook is the one registration mechanism: no speculative lm-eval entry points
+    [entry_points] = target.glob("s1_eval-*.dist-info/entry_points.txt")
+    assert "lm_eval" not in entry_points.read_text()
+    assert not list(target.rglob("build_yamls.py")), "developer scripts stay out of the wheel"
     assert (target / "s1_eval" / "tasks" / "s1_math500.yaml").is_file()
     assert (target / "s1_eval" / "trainer" / "sft.py").is_file()
     # the wheel's site dir comes first, as if it were site-packages (its .pth runs there);
