@@ -3,62 +3,89 @@
     lm_eval --model s1_vllm --model_args pretrained=simplescaling/s1.1-32B,tensor_parallel_size=8 \
         --tasks s1_aime24 --apply_chat_template --gen_kwargs max_tokens_thinking=auto
 
-The classes parse model_args, delegate generation to ``forcing.force_generate`` over an engine
-adapter, and return ``ForcedText`` (a str carrying its Trace). Budget settings come per request
-through gen_kwargs, so one loaded model serves a whole sweep of budgets.
+The classes check their model_args and load only the tokenizer; the engine starts in the first
+``generate_until``, after every request's gen_kwargs and prompt length were checked, so bad
+input fails in seconds. Generation is delegated to ``forcing.force_generate``; the result is a
+``ForcedText`` (a str carrying its Trace). Budget settings come per request through gen_kwargs,
+so one loaded model serves a whole sweep of budgets.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
+import inspect
 from typing import Any
 
+from lm_eval import utils
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from s1_eval.budget import PRESETS, parse_gen_kwargs
-from s1_eval.forcing import force_generate
+from s1_eval.forcing import force_generate, plan_batch
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
 DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_cap_message",
                   "thinking_cap_suffix")  # fmt: skip
-#: passed by lm-eval's CLI to every model; vLLM schedules its own batches
-IGNORED_ARGS = ("batch_size", "max_batch_size", "device")
+#: passed by lm-eval's CLI to every model; the engines size their own batches
+IGNORED_ARGS = ("batch_size", "max_batch_size")
 
 
 class _ForcingLM(LM):
     """Shared lm-eval glue: chat template, grouping by gen_kwargs, progress, caching."""
 
-    engine: Any
-    engine_name = ""
-
-    def __init__(self, preset: str, max_gen_toks: int, defaults: dict[str, Any]):
+    def __init__(self, preset: str, max_gen_toks: int, kwargs: dict[str, Any]):
         super().__init__()
         if preset not in PRESETS:
             raise ValueError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
         self.preset = preset
+        self.defaults = {k: kwargs.pop(k) for k in DELIMITER_ARGS if k in kwargs}
+        for key in IGNORED_ARGS:
+            kwargs.pop(key, None)
+        # bad delimiter model_args and max_gen_toks fail here, before anything loads
+        parse_gen_kwargs(self.defaults, preset=preset, default_max_gen_toks=max_gen_toks)
         self.max_gen_toks = max_gen_toks
-        self.defaults = defaults
-        parse_gen_kwargs(defaults, preset=preset)  # bad delimiter model_args fail here
         self.forcing_runs: list[dict[str, Any]] = []
+        self.lazy: Any = None  # set by the backend: a LazyEngine
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        # lm-eval adds --device/--batch_size to every model; a key also given in model_args
+        # (device=cpu) would be a "got multiple values" TypeError: model_args win.
+        args = utils.simple_parse_args_string(arg_string)
+        return cls.create_from_arg_obj(args, additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict | None = None):
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        return cls(**{**extra, **arg_dict})
+
+    @classmethod
+    def reject_unknown(cls, kwargs: dict[str, Any]) -> None:
+        """One error naming the first unknown model_arg; the accepted ones come from __init__."""
+        if not kwargs:
+            return
+        key = next(iter(kwargs))
+        names = [
+            n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "kwargs")
+        ]
+        accepted = [*names, *DELIMITER_ARGS, *IGNORED_ARGS]
+        close = difflib.get_close_matches(key, accepted, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown model_arg {key!r} for {cls.__name__}.{hint} Accepted: {', '.join(accepted)}."
+        )
+
+    @property
+    def engine(self):
+        """The engine, started on first use."""
+        return self.lazy.get()
 
     # -- lm-eval API ------------------------------------------------------------------------
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
-        groups: dict[str, list[int]] = {}
-        for index, request in enumerate(requests):
-            groups.setdefault(repr(sorted(request.args[1].items())), []).append(index)
-        # Validate every group before generating anything: a typo fails in seconds, not hours.
-        plans = []
-        for indices in groups.values():
-            gen_kwargs = {**self.defaults, **requests[indices[0]].args[1]}
-            settings = parse_gen_kwargs(
-                gen_kwargs, preset=self.preset, default_max_gen_toks=self.max_gen_toks
-            )
-            prompts = [self.engine.tokenizer.encode(requests[i].args[0]) for i in indices]
-            plans.append((indices, settings, prompts))
-
+        plans = self._check(requests)  # every group, before the engine starts
+        engine = self.engine
         outputs: list[str] = [""] * len(requests)
-        bar = tqdm(total=len(requests), disable=disable_tqdm, desc=f"{self.engine_name} forcing")
+        bar = tqdm(total=len(requests), disable=disable_tqdm, desc=f"{self.lazy.name} forcing")
         for indices, settings, prompts in plans:
             self._record_settings(settings)
 
@@ -69,9 +96,33 @@ class _ForcingLM(LM):
                 self.cache_hook.add_partial("generate_until", request.args, text)
                 bar.update(1)
 
-            force_generate(self.engine, prompts, settings, on_done=done)
+            force_generate(engine, prompts, settings, on_done=done)
         bar.close()
         return outputs
+
+    def _check(self, requests) -> list[tuple[list[int], Any, list[list[int]]]]:
+        """Group requests by gen_kwargs and check every group: a typo fails in seconds."""
+        tokenizer, context = self.lazy.tokenizer, self.lazy.max_model_len
+        groups: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(repr(sorted(request.args[1].items())), []).append(index)
+        plans = []
+        for indices in groups.values():
+            gen_kwargs = {**self.defaults, **requests[indices[0]].args[1]}
+            settings = parse_gen_kwargs(
+                gen_kwargs, preset=self.preset, default_max_gen_toks=self.max_gen_toks
+            )
+            prompts = [tokenizer.encode(requests[i].args[0]) for i in indices]
+            plan = plan_batch(tokenizer, prompts, settings)  # the cap (auto) and the stops
+            longest = max(len(p) for p in prompts) + len(plan.start_ids)
+            if longest >= context:
+                raise ValueError(
+                    f"A prompt is {longest} tokens long (with the thinking delimiter) but the "
+                    f"context length is {context} (max_model_len): raise max_model_len if the "
+                    "model allows it, or shorten the prompts (fewer few-shot examples)."
+                )
+            plans.append((indices, settings, prompts))
+        return plans
 
     def loglikelihood(self, requests):
         raise NotImplementedError(
@@ -84,13 +135,13 @@ class _ForcingLM(LM):
 
     @property
     def tokenizer_name(self) -> str:
-        return self.engine.tokenizer.hf.name_or_path.replace("/", "__")
+        return self.lazy.tokenizer.hf.name_or_path.replace("/", "__")
 
     def chat_template(self, chat_template: bool | str = False) -> str | None:
-        return self.engine.tokenizer.hf.chat_template
+        return self.lazy.tokenizer.hf.chat_template
 
     def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
-        return self.engine.tokenizer.hf.apply_chat_template(
+        return self.lazy.tokenizer.hf.apply_chat_template(
             chat_history,
             tokenize=False,
             add_generation_prompt=add_generation_prompt,
@@ -100,7 +151,7 @@ class _ForcingLM(LM):
     def get_model_info(self) -> dict[str, Any]:
         """Merged into the results JSON's ``config``: the forcing settings actually used."""
         return {
-            "s1_engine": self.engine_name,
+            "s1_engine": self.lazy.name,
             "s1_preset": self.preset,
             "s1_forcing": self.forcing_runs[-1] if self.forcing_runs else None,
             "s1_forcing_runs": self.forcing_runs,
@@ -112,32 +163,8 @@ class _ForcingLM(LM):
             self.forcing_runs.append(described)
 
 
-def _split_args(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    delimiters = {k: kwargs.pop(k) for k in DELIMITER_ARGS if k in kwargs}
-    for key in IGNORED_ARGS:
-        kwargs.pop(key, None)
-    return delimiters, kwargs
-
-
-def _check_engine_args(engine_args: dict[str, Any]) -> None:
-    from s1_eval.engines.vllm import import_vllm
-
-    vllm = import_vllm()
-    known = {f.name for f in dataclasses.fields(vllm.EngineArgs)}
-    for key in engine_args:
-        if key not in known:
-            raise ValueError(
-                f"Unknown model_arg {key!r} for s1_vllm. Accepted: pretrained, preset, "
-                f"scheduler, max_gen_toks, {', '.join(DELIMITER_ARGS)}, and any vLLM "
-                "EngineArgs field (tensor_parallel_size, data_parallel_size, max_model_len, "
-                "dtype, gpu_memory_utilization, enable_prefix_caching, seed, ...)."
-            )
-
-
 class S1VLLM(_ForcingLM):
     """``--model s1_vllm``: vLLM with budget forcing; other model_args go to vLLM's EngineArgs."""
-
-    engine_name = "vllm"
 
     def __init__(
         self,
@@ -147,15 +174,13 @@ class S1VLLM(_ForcingLM):
         max_gen_toks: int = 32768,
         **kwargs: Any,
     ):
-        from s1_eval.engines.vllm import VLLMEngine, check_scheduler
+        from s1_eval.engines import vllm
 
-        delimiters, engine_args = _split_args(kwargs)
-        super().__init__(preset, max_gen_toks, delimiters)
-        check_scheduler(scheduler)
-        _check_engine_args(engine_args)
-
+        super().__init__(preset, max_gen_toks, kwargs)
+        kwargs.pop("device", None)  # lm-eval's --device: vLLM picks its platform itself
+        vllm.check_scheduler(scheduler)
         self.scheduler = scheduler
-        self.engine = VLLMEngine.load(pretrained, scheduler=scheduler, **engine_args)
+        self.lazy = vllm.prepare(pretrained, scheduler=scheduler, **kwargs)
 
     def get_model_info(self) -> dict[str, Any]:
         return {**super().get_model_info(), "s1_scheduler": self.scheduler}
@@ -164,37 +189,22 @@ class S1VLLM(_ForcingLM):
 class S1HF(_ForcingLM):
     """``--model s1_hf``: transformers, batch 1, float32 by default; the exact reference."""
 
-    engine_name = "hf"
-
     def __init__(
         self,
         pretrained: str,
         preset: str = "s1",
         max_gen_toks: int = 32768,
         dtype: str = "float32",
+        device: str | None = None,
         tokenizer: str | None = None,
         max_model_len: int | None = None,
         trust_remote_code: bool = False,
         revision: str | None = None,
         **kwargs: Any,
     ):
-        device = kwargs.get("device")
-        delimiters, rest = _split_args(kwargs)
-        if rest:
-            raise ValueError(
-                f"Unknown model_arg {next(iter(rest))!r} for s1_hf. Accepted: pretrained, "
-                "preset, max_gen_toks, dtype, tokenizer, max_model_len, trust_remote_code, "
-                f"revision, device, {', '.join(DELIMITER_ARGS)}."
-            )
-        super().__init__(preset, max_gen_toks, delimiters)
-        from s1_eval.engines.hf import HFEngine
+        from s1_eval.engines import hf
 
-        self.engine = HFEngine.load(
-            pretrained,
-            dtype=dtype,
-            device=device,
-            tokenizer=tokenizer,
-            trust_remote_code=trust_remote_code,
-            max_model_len=max_model_len,
-            revision=revision,
-        )
+        super().__init__(preset, max_gen_toks, kwargs)
+        self.reject_unknown(kwargs)
+        self.lazy = hf.prepare(pretrained, dtype, device, tokenizer, trust_remote_code,
+                               max_model_len, revision)  # fmt: skip

@@ -1,6 +1,6 @@
 """transformers engine adapter: the exact, slow reference for the forcing loop (batch 1).
 
-    engine = HFEngine.load("simplescaling/s1.1-1.5B", dtype="float32")
+    engine = HFEngine.load("simplescaling/s1.1-1.5B", dtype="float32")   # or prepare(...): lazy
 
 Runs one step at a time with ``model.generate`` and reports results the way vLLM does (stop
 string/token stripped from the text, the stop token kept in ``token_ids``), so greedy float32
@@ -13,8 +13,87 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Any
 
-from s1_eval.engines.tokenizer import HFTokenizer
+from s1_eval.engines.lazy import LazyEngine, logger
+from s1_eval.engines.tokenizer import HFTokenizer, load_tokenizer
 from s1_eval.forcing import GenerationStep, StepResult
+
+
+def resolve_device(device: str | None) -> str:
+    """The asked device when this machine has it; else what lm-eval's ``hf`` model falls back to.
+
+    lm-eval's CLI passes ``device="cuda:0"`` to every model by default, also on CPU-only
+    machines: a valid but absent device falls back (with a warning), a malformed one is refused.
+    """
+    import torch
+
+    fallback = "cuda" if torch.cuda.is_available() else "cpu"
+    if device is None:
+        return fallback
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is invalid: expected cpu, cuda, cuda:N, mps (or another torch "
+            "device name)."
+        ) from None
+    if parsed.type == "cpu" or _available(torch, parsed):
+        return str(parsed)
+    logger.warning("s1_hf: device %r is not available here; using %s instead.", device, fallback)
+    return fallback
+
+
+def _available(torch: Any, device: Any) -> bool:
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    backend = getattr(torch, device.type, None)  # cuda, xpu, npu, hpu expose the same two calls
+    try:
+        return bool(backend.is_available()) and (device.index or 0) < backend.device_count()
+    except AttributeError:
+        return False
+
+
+def prepare(
+    pretrained: str,
+    dtype: str = "float32",
+    device: str | None = None,
+    tokenizer: str | None = None,
+    trust_remote_code: bool = False,
+    max_model_len: int | None = None,
+    revision: str | None = None,
+) -> LazyEngine:
+    """Check every argument and load the tokenizer and config; the model loads on first use."""
+    import torch
+    from transformers import AutoConfig
+
+    if dtype != "auto" and not isinstance(getattr(torch, str(dtype), None), torch.dtype):
+        raise ValueError(
+            f"dtype={dtype!r} is invalid: expected float32, bfloat16, float16 or auto."
+        )
+    if max_model_len is not None and (
+        isinstance(max_model_len, bool) or not isinstance(max_model_len, int) or max_model_len < 1
+    ):
+        raise ValueError(
+            f"max_model_len={max_model_len!r} is invalid: expected a positive integer (the "
+            "context length in tokens), or leave it out to use the model's own."
+        )
+    device = resolve_device(device)
+    try:
+        config = AutoConfig.from_pretrained(
+            pretrained, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"pretrained={pretrained!r}: cannot load its config ({str(error).splitlines()[0]}). "
+            "Give a local model folder or a Hugging Face model name (downloaded or reachable)."
+        ) from None
+    loop_tokenizer = load_tokenizer(pretrained, tokenizer, revision, trust_remote_code)
+    context = max_model_len or getattr(config, "max_position_embeddings", None) or 1 << 30
+
+    def start() -> HFEngine:
+        return HFEngine.load(pretrained, dtype, device, loop_tokenizer, trust_remote_code,
+                             context, revision)  # fmt: skip
+
+    return LazyEngine("hf", loop_tokenizer, context, start)
 
 
 class HFEngine:
@@ -22,9 +101,11 @@ class HFEngine:
 
     def __init__(self, model: Any, tokenizer: Any, max_model_len: int | None = None):
         self.model = model
-        generation_eos = model.generation_config.eos_token_id
-        extra = generation_eos if isinstance(generation_eos, list) else [generation_eos]
-        self.tokenizer = HFTokenizer(tokenizer, [e for e in extra if e is not None])
+        if not isinstance(tokenizer, HFTokenizer):
+            generation_eos = model.generation_config.eos_token_id
+            extra = generation_eos if isinstance(generation_eos, list) else [generation_eos]
+            tokenizer = HFTokenizer(tokenizer, [e for e in extra if e is not None])
+        self.tokenizer = tokenizer
         self.max_model_len = max_model_len or getattr(
             model.config, "max_position_embeddings", 1 << 30
         )
@@ -36,23 +117,23 @@ class HFEngine:
         pretrained: str,
         dtype: str = "float32",
         device: str | None = None,
-        tokenizer: str | None = None,
+        tokenizer: str | HFTokenizer | None = None,
         trust_remote_code: bool = False,
         max_model_len: int | None = None,
         revision: str | None = None,
     ) -> HFEngine:
+        """Load the model; ``tokenizer`` is a name/path or an already loaded ``HFTokenizer``."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
         model = AutoModelForCausalLM.from_pretrained(
             pretrained, dtype=torch_dtype, trust_remote_code=trust_remote_code, revision=revision
         )
-        model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
-        hf_tokenizer = AutoTokenizer.from_pretrained(
-            tokenizer or pretrained, trust_remote_code=trust_remote_code, revision=revision
-        )
-        return cls(model, hf_tokenizer, max_model_len)
+        model.to(resolve_device(device)).eval()
+        if not isinstance(tokenizer, HFTokenizer):
+            tokenizer = load_tokenizer(pretrained, tokenizer, revision, trust_remote_code)
+        return cls(model, tokenizer, max_model_len)
 
     def submit(self, key: Hashable, step: GenerationStep) -> None:
         self._queue.append((key, step))

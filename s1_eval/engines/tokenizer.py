@@ -1,6 +1,6 @@
 """Adapts a Hugging Face tokenizer to the forcing loop's ``Tokenizer`` protocol.
 
-tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(path), extra_eos=[151643])
+tokenizer = load_tokenizer("simplescaling/s1.1-32B")   # or HFTokenizer(hf, extra_eos=[151643])
 """
 
 from __future__ import annotations
@@ -24,3 +24,42 @@ class HFTokenizer:
     def decode(self, token_ids: Sequence[int]) -> str:
         # keep special tokens: the engines return text the same way, so prefixes line up
         return self.hf.decode(list(token_ids), skip_special_tokens=False)
+
+
+def generation_eos_ids(pretrained: str, revision: str | None = None) -> list[int]:
+    """The end-of-sequence ids of the model's generation config (Qwen lists several); [] if none."""
+    from transformers import GenerationConfig
+
+    try:
+        config = GenerationConfig.from_pretrained(pretrained, revision=revision)
+    except (OSError, ValueError):  # a model without generation_config.json
+        return []
+    eos = config.eos_token_id
+    return [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+
+
+def load_tokenizer(
+    pretrained: str,
+    tokenizer: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+) -> HFTokenizer:
+    """The tokenizer lm-eval needs before generation (chat template, name), without the model.
+
+    Raises ValueError naming ``pretrained`` (or ``tokenizer``) when it cannot be loaded.
+    """
+    from transformers import AutoTokenizer
+
+    source = tokenizer or pretrained
+    try:
+        hf = AutoTokenizer.from_pretrained(
+            source, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as error:
+        key = "tokenizer" if tokenizer else "pretrained"
+        raise ValueError(
+            f"{key}={source!r}: cannot load its tokenizer ({str(error).splitlines()[0]}). Give "
+            "a local model folder or a Hugging Face model name (downloaded or reachable)."
+        ) from None
+    extra = generation_eos_ids(pretrained, revision)
+    return HFTokenizer(hf, extra)

@@ -11,11 +11,14 @@ request), kept as a baseline for benchmarks.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import itertools
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any, Literal
 
-from s1_eval.engines.tokenizer import HFTokenizer
+from s1_eval.engines.lazy import LazyEngine
+from s1_eval.engines.tokenizer import HFTokenizer, generation_eos_ids, load_tokenizer
 from s1_eval.forcing import GenerationStep, StepResult
 
 Scheduler = Literal["continuous", "rounds"]
@@ -31,6 +34,76 @@ def import_vllm():
     except ImportError as error:
         raise ImportError(f"{INSTALL_HINT} ({error})") from None
     return vllm
+
+
+def _closest(key: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(names), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _detail(error: Exception) -> tuple[str, str]:
+    """(field, message) of vLLM's complaint; pydantic errors name the field in ``loc``."""
+    if hasattr(error, "errors"):
+        first = error.errors()[0]
+        loc = [str(x) for x in first.get("loc", ()) if "[" not in str(x)]
+        return (loc[0] if loc else ""), str(first.get("msg", error))
+    return "", (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def _mentions(field: str, message: str, key: str) -> bool:
+    # kv_cache_dtype is checked as cache_dtype; "tensor parallel size" is spelled with spaces
+    return bool(field and key.endswith(field)) or key in message or key.replace("_", " ") in message
+
+
+def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
+    """Check model_args the way vLLM will, without starting it; returns vLLM's engine config.
+
+    Names are checked against ``EngineArgs``; values by building the config vLLM would build
+    (reads the model's config.json, loads no weights: seconds, not an engine start).
+    """
+    vllm = import_vllm()
+    known = {f.name for f in dataclasses.fields(vllm.EngineArgs)} - {"model"}
+    for key in engine_args:
+        if key not in known:
+            raise ValueError(
+                f"Unknown model_arg {key!r} for s1_vllm.{_closest(key, known)} Accepted: "
+                "pretrained, preset, scheduler, max_gen_toks, the delimiter defaults "
+                "(thinking_start, thinking_end, until_thinking, thinking_cap_message, "
+                "thinking_cap_suffix) and any vLLM EngineArgs field (tensor_parallel_size, "
+                "data_parallel_size, max_model_len, dtype, gpu_memory_utilization, "
+                "enable_prefix_caching, seed, ...)."
+            )
+    try:
+        return vllm.EngineArgs(model=pretrained, **engine_args).create_engine_config()
+    except Exception as error:  # vLLM raises pydantic, OS and hub errors alike
+        field, message = _detail(error)
+        keys = [k for k in engine_args if _mentions(field, message, k)]
+        if not keys:
+            raise ValueError(
+                f"pretrained={pretrained!r}: vLLM cannot set up this model ({message}). Give a "
+                "local model folder or a Hugging Face model name (downloaded or reachable)."
+            ) from None
+        named = ", ".join(f"{k}={engine_args[k]!r}" for k in keys)
+        raise ValueError(f"model_arg {named} is invalid for s1_vllm: {message}") from None
+
+
+def prepare(pretrained: str, scheduler: Scheduler = "continuous", **engine_args: Any) -> LazyEngine:
+    """Check every model_arg and load the tokenizer; the engine starts on first use."""
+    check_scheduler(scheduler)
+    engine_args = {"enable_prefix_caching": True, **engine_args}
+    model = check_engine_args(pretrained, engine_args).model_config
+    tokenizer = load_tokenizer(
+        pretrained,
+        tokenizer=engine_args.get("tokenizer"),
+        revision=engine_args.get("tokenizer_revision") or engine_args.get("revision"),
+        trust_remote_code=model.trust_remote_code,
+    )
+    return LazyEngine(
+        "vllm",
+        tokenizer,
+        model.max_model_len,
+        lambda: VLLMEngine.load(pretrained, scheduler, loop_tokenizer=tokenizer, **engine_args),
+    )
 
 
 def check_scheduler(scheduler: str) -> None:
@@ -77,19 +150,17 @@ def _result(output: Any) -> StepResult:
 class VLLMEngine:
     """A vLLM ``LLM`` driven one step at a time (see module docstring)."""
 
-    def __init__(self, llm: Any, scheduler: Scheduler = "continuous"):
+    def __init__(
+        self, llm: Any, scheduler: Scheduler = "continuous", tokenizer: HFTokenizer | None = None
+    ):
         check_scheduler(scheduler)
         self.llm = llm
         self.scheduler = scheduler
-        hf_tokenizer = llm.get_tokenizer()
         config = llm.llm_engine.model_config
-        extra_eos = []
-        try:
-            eos = (config.try_get_generation_config() or {}).get("eos_token_id")
-            extra_eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
-        except Exception:  # generation config is optional
-            pass
-        self.tokenizer = HFTokenizer(hf_tokenizer, extra_eos)
+        if tokenizer is None:
+            extra_eos = generation_eos_ids(config.model, config.revision)
+            tokenizer = HFTokenizer(llm.get_tokenizer(), extra_eos)
+        self.tokenizer = tokenizer
         self.max_model_len = config.max_model_len
         self._ids = itertools.count()
         self._keys: dict[str, Hashable] = {}
@@ -98,12 +169,19 @@ class VLLMEngine:
         self.stats = {"steps": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0}
 
     @classmethod
-    def load(cls, pretrained: str, scheduler: Scheduler = "continuous", **engine_args: Any):
+    def load(
+        cls,
+        pretrained: str,
+        scheduler: Scheduler = "continuous",
+        loop_tokenizer: HFTokenizer | None = None,
+        **engine_args: Any,
+    ):
+        """Start vLLM; ``loop_tokenizer`` reuses one already loaded (``tokenizer`` is vLLM's)."""
         check_scheduler(scheduler)  # before the engine loads: a typo should cost no minutes
         vllm = import_vllm()
         engine_args.setdefault("enable_prefix_caching", True)
         llm = vllm.LLM(model=pretrained, **engine_args)
-        return cls(llm, scheduler=scheduler)
+        return cls(llm, scheduler=scheduler, tokenizer=loop_tokenizer)
 
     # -- Engine protocol --------------------------------------------------------------------
     def submit(self, key: Hashable, step: GenerationStep) -> None:
