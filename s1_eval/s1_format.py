@@ -44,7 +44,9 @@ PRESETS: dict[str, Delimiters] = {
 }
 
 #: every preset's closing delimiter: a grader reads the answer after the last of them
-THINKING_END_DELIMITERS: tuple[str, ...] = tuple(PRESETS[name].thinking_end for name in ("s1", "think"))
+THINKING_END_DELIMITERS: tuple[str, ...] = tuple(
+    PRESETS[name].thinking_end for name in ("s1", "think")
+)
 #: phrases after which the answer itself follows ("Final Answer: 42", "The final answer is 42")
 ANSWER_ANCHORS: tuple[str, ...] = (FINAL_ANSWER, PRESETS["plain"].thinking_end)
 
