@@ -34,7 +34,7 @@ if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from s1_eval.budget import GenerationSettings, parse_gen_kwargs
-from s1_eval.engines.vllm import VLLMEngine
+from s1_eval.engines.vllm import VLLMEngine, sampling_params
 from s1_eval.forcing import GenerationStep, StepResult, force_generate
 from s1_eval.trace import ForcedText
 
@@ -146,16 +146,42 @@ class StepLog:
         return done
 
 
-class NoCacheRoundsEngine(VLLMEngine):
-    """The fork's rounds with every prefix prefilled in full (no prefix-cache reads)."""
+class RoundsEngine(VLLMEngine):
+    """The s1 fork's scheduling, the baseline: every round is one ``LLM.generate`` batch of the
+    full prefixes queued so far, returned only when its slowest request has finished.
 
-    def __init__(self, llm: Any):
-        super().__init__(llm, scheduler="rounds")
+    ``read_prefix_cache=False`` prefills every prefix in full, as on the fork's vLLM 0.6
+    (automatic prefix caching off by default there).
+    """
 
-    def sampling_params(self, step: GenerationStep, max_tokens: int):
-        params = super().sampling_params(step, max_tokens)
-        params.skip_reading_prefix_cache = True
-        return params
+    def __init__(self, llm: Any, read_prefix_cache: bool = True):
+        super().__init__(llm)
+        self.read_prefix_cache = read_prefix_cache
+        self._queued: list[tuple[Hashable, GenerationStep, int]] = []
+
+    def submit(self, key: Hashable, step: GenerationStep) -> None:
+        room = self.max_model_len - len(step.prompt_token_ids)
+        if room < 1:
+            self._ready.append((key, StepResult((), "", "length")))
+            return
+        self._queued.append((key, step, min(step.max_tokens, room)))
+
+    def collect(self) -> list[tuple[Hashable, StepResult]]:
+        if self._ready:
+            ready, self._ready = self._ready, []
+            return ready
+        batch, self._queued = self._queued, []
+        if not batch:
+            raise RuntimeError("collect() called with no request queued")
+        params = [sampling_params(step, max_tokens) for _, step, max_tokens in batch]
+        for p in params:
+            p.skip_reading_prefix_cache = not self.read_prefix_cache
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": list(step.prompt_token_ids)} for _, step, _ in batch],
+            params,
+            use_tqdm=False,
+        )
+        return [(key, self._record(o)) for (key, _, _), o in zip(batch, outputs, strict=True)]
 
 
 def reset_cache(llm: Any) -> None:
@@ -164,7 +190,7 @@ def reset_cache(llm: Any) -> None:
 
 
 def run_forced(
-    engine: VLLMEngine, prompts: Sequence[Sequence[int]], settings: GenerationSettings
+    path: str, engine: VLLMEngine, prompts: Sequence[Sequence[int]], settings: GenerationSettings
 ) -> PathRun:
     """Path (b) or (c): budget forcing through ``force_generate`` on this engine."""
     reset_cache(engine.llm)
@@ -176,7 +202,7 @@ def run_forced(
     delta = {k: engine.stats[k] - before[k] for k in before}
     lengths = [log.lengths[i] for i in range(len(prompts))]
     return PathRun(
-        path=NOCACHE if isinstance(engine, NoCacheRoundsEngine) else engine.scheduler,
+        path=path,
         wall_s=wall,
         cpu_s=cpu,
         tokens=[o.trace.thinking_tokens + o.trace.answer_tokens for o in outputs],
@@ -286,15 +312,13 @@ def bench_batch(
     log=print,
 ) -> dict[str, Any]:
     """All paths on one batch, ``repeats`` interleaved repetitions (rotating the order)."""
-    engines: dict[str, VLLMEngine] = {
-        name: VLLMEngine(llm, scheduler=name) for name in ("rounds", "continuous")
-    }
+    engines: dict[str, VLLMEngine] = {"rounds": RoundsEngine(llm), "continuous": VLLMEngine(llm)}
     names = PATHS
     if fork_without_cache:
-        engines[NOCACHE] = NoCacheRoundsEngine(llm)
+        engines[NOCACHE] = RoundsEngine(llm, read_prefix_cache=False)
         names = (*PATHS, NOCACHE)
     # untimed warm-up, which also fixes the per-request token counts plain must match
-    reference = run_forced(engines["continuous"], prompts, settings)
+    reference = run_forced("continuous", engines["continuous"], prompts, settings)
     lengths = reference.tokens
     runs: dict[str, list[PathRun]] = {p: [] for p in names}
     loads = [os.getloadavg()[0]]
@@ -305,7 +329,7 @@ def bench_batch(
             if path == "plain":
                 run = run_plain(llm, prompts, lengths)
             else:
-                run = run_forced(engines[path], prompts, settings)
+                run = run_forced(path, engines[path], prompts, settings)
             runs[path].append(run)
             log(
                 f"  batch {len(prompts)} rep {rep + 1}/{repeats} {path:>10}: "
@@ -389,9 +413,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"Model {cfg['model_name']}, {cfg['device']}; thinking cap {cap}, "
         f'k = {cfg["k"]} suppressions ("{cfg["ignore"]}"), answer ≤ {cfg["answer_tokens"]} '
         f"tokens, greedy, preset `{cfg['preset']}`; prefix caching on for every path, reset "
-        f"before each; median of {cfg['repeats']} interleaved repetitions. Wall time is what "
-        "the issue asks for; CPU time of the benchmark process (the in-process engine "
-        "included) is shown beside it because other jobs shared the machine.",
+        f"before each; median of {cfg['repeats']} interleaved repetitions. CPU time of the "
+        "benchmark process (the in-process engine included) is shown beside wall time "
+        "because other jobs shared the machine.",
         "",
     ]
     for batch in result["batches"]:
@@ -421,8 +445,8 @@ def markdown(result: dict[str, Any]) -> str:
             fork_note = f" Against the fork without prefix cache: b'/c = {wall:.2f} (wall), {cpu:.2f} (CPU)."
         lines += [
             "",
-            f"Wall: **c/a = {r['c/a']:.2f}** (target ≤ 1.10), **b/c = {r['b/c']:.2f}** "
-            f"(target ≥ 2); per repetition c/a / b/c: {per}. "
+            f"Wall: **c/a = {r['c/a']:.2f}**, **b/c = {r['b/c']:.2f}**; "
+            f"per repetition c/a / b/c: {per}. "
             f"CPU time: c/a = {r['c/a_cpu']:.2f}, b/c = {r['b/c_cpu']:.2f}." + fork_note,
             f"Stop points: first end of thinking after {sp['first_stop']['min']}–"
             f"{sp['first_stop']['max']} tokens (median {sp['first_stop']['median']}); "

@@ -167,23 +167,19 @@ class S1VLLM(_ForcingLM):
     """``--model s1_vllm``: vLLM with budget forcing; other model_args go to vLLM's EngineArgs."""
 
     def __init__(
-        self,
-        pretrained: str,
-        preset: str = "s1",
-        scheduler: str = "continuous",
-        max_gen_toks: int = 32768,
-        **kwargs: Any,
+        self, pretrained: str, preset: str = "s1", max_gen_toks: int = 32768, **kwargs: Any
     ):
         from s1_eval.engines import vllm
 
         super().__init__(preset, max_gen_toks, kwargs)
         kwargs.pop("device", None)  # lm-eval's --device: vLLM picks its platform itself
-        vllm.check_scheduler(scheduler)
-        self.scheduler = scheduler
-        self.lazy = vllm.prepare(pretrained, scheduler=scheduler, **kwargs)
-
-    def get_model_info(self) -> dict[str, Any]:
-        return {**super().get_model_info(), "s1_scheduler": self.scheduler}
+        if "scheduler" in kwargs:
+            raise ValueError(
+                "model_arg 'scheduler' is gone: s1_vllm always continues each request the "
+                "moment its step ends. The s1 fork's batch rounds are a baseline in "
+                "bench/forcing_bench.py; drop scheduler=..."
+            )
+        self.lazy = vllm.prepare(pretrained, **kwargs)
 
 
 class S1HF(_ForcingLM):

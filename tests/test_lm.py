@@ -171,21 +171,6 @@ def test_s1_hf_huge_n_ignore_without_a_string_terminates(hf_lm):
     assert out.trace.thinking_tokens <= 24 and out.trace.inserted == ("",) * out.trace.suppressions
 
 
-def test_rounds_scheduler_gives_the_same_outputs_as_continuous(vllm_lm):
-    from s1_eval.budget import parse_gen_kwargs
-    from s1_eval.engines.vllm import VLLMEngine
-
-    continuous = vllm_lm.engine
-    rounds = VLLMEngine(continuous.llm, scheduler="rounds")
-    prompts = [continuous.tokenizer.encode(p) for p in chat_prompts(vllm_lm)]
-    gen = {"max_tokens_thinking": 40, "thinking_n_ignore": 2, "thinking_n_ignore_str": "Wait"}
-    settings = parse_gen_kwargs({**gen, "max_gen_toks": 80}, preset="plain")
-    a = force_generate(continuous, prompts, settings)
-    b = force_generate(rounds, prompts, settings)
-    assert [str(x) for x in a] == [str(x) for x in b]
-    assert [x.trace for x in a] == [x.trace for x in b]
-
-
 def test_prefix_cache_serves_continuations(vllm_lm):
     engine = vllm_lm.engine
     before = dict(engine.stats)
@@ -215,7 +200,7 @@ def test_bad_gen_kwargs_fail_before_generating(vllm_lm):
 def test_model_info_records_forcing_settings(vllm_lm):
     generate(vllm_lm, chat_prompts(vllm_lm, 1), {"max_tokens_thinking": 16, "max_gen_toks": 32})
     info = vllm_lm.get_model_info()
-    assert info["s1_engine"] == "vllm" and info["s1_scheduler"] == "continuous"
+    assert info["s1_engine"] == "vllm" and "s1_scheduler" not in info
     assert info["s1_forcing"]["max_tokens_thinking"] == 16
 
 

