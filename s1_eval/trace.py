@@ -47,7 +47,6 @@ class Trace:
     dropped_token_ids: int = 0
     thinking_opened_by: str = "appended"
     answer_start: int = 0
-    forcing: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

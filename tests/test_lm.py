@@ -97,12 +97,18 @@ def test_traces_hold_their_invariants_on_the_real_engine(vllm_lm):
         assert abs(recount - t.thinking_tokens) <= 1 + t.suppressions
 
 
-def test_greedy_traces_match_between_vllm_and_transformers(vllm_lm, hf_lm):
+PENALTIES = {"presence_penalty": 1.5, "frequency_penalty": 0.5}
+
+
+@pytest.mark.parametrize("penalties", [{}, PENALTIES], ids=["plain", "penalties"])
+def test_greedy_traces_match_between_vllm_and_transformers(vllm_lm, hf_lm, penalties):
     prompts = chat_prompts(vllm_lm, 4)
     gen = {"max_tokens_thinking": 32, "thinking_n_ignore": 1, "thinking_n_ignore_str": "Wait",
            "max_gen_toks": 64, "until": []}  # fmt: skip
-    fast = generate(vllm_lm, prompts, gen)
-    reference = generate(hf_lm, prompts, gen)
+    fast = generate(vllm_lm, prompts, {**gen, **penalties})
+    reference = generate(hf_lm, prompts, {**gen, **penalties})
+    if penalties:  # the penalties change what vLLM writes, and transformers follows
+        assert fast != generate(vllm_lm, prompts, gen)
     mismatches = [
         (i, str(a), str(b)) for i, (a, b) in enumerate(zip(fast, reference, strict=True)) if a != b
     ]

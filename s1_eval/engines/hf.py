@@ -96,6 +96,24 @@ def prepare(
     return LazyEngine("hf", loop_tokenizer, context, start)
 
 
+class OutputPenalties:
+    """vLLM's presence and frequency penalties, which transformers lacks: subtract
+    ``presence`` from every token this step already generated and ``frequency`` times its count
+    (the prompt does not count, as in vLLM). Runs before temperature, as in vLLM."""
+
+    def __init__(self, prompt_len: int, presence: float, frequency: float):
+        self.prompt_len, self.presence, self.frequency = prompt_len, presence, frequency
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        generated = input_ids[:, self.prompt_len :]
+        if generated.shape[1] == 0:
+            return scores
+        counts = scores.new_zeros(scores.shape).scatter_add_(
+            1, generated, scores.new_ones(generated.shape)
+        )
+        return scores - self.frequency * counts - self.presence * (counts > 0).to(scores.dtype)
+
+
 class HFEngine:
     """A transformers causal LM driven one step at a time."""
 
@@ -168,11 +186,17 @@ class HFEngine:
             torch.manual_seed(s.seed)
         device = self.model.device
         input_ids = torch.tensor([list(step.prompt_token_ids)], device=device)
+        penalties = []
+        if s.presence_penalty or s.frequency_penalty:
+            penalties.append(
+                OutputPenalties(input_ids.shape[1], s.presence_penalty, s.frequency_penalty)
+            )
         with torch.no_grad():
             out = self.model.generate(
                 input_ids,
                 attention_mask=torch.ones_like(input_ids),
                 generation_config=config,
+                logits_processor=penalties or None,
                 tokenizer=hf if step.stop else None,
             )
         new = out[0, input_ids.shape[1] :].tolist()
