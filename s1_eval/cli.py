@@ -240,9 +240,6 @@ def cmd_run(rest: list[str]) -> int:
     """`s1-eval run ARGS` = `lm_eval ARGS` with the s1-eval backends and tasks registered."""
     from lm_eval.__main__ import cli_evaluate
 
-    from s1_eval.registration import register_models
-
-    register_models()
     sys.argv = ["lm_eval", *rest]
     cli_evaluate()
     return 0

@@ -114,12 +114,9 @@ class CellOutcome:
 
 
 def build_lm(model: str, model_args: str = "", batch_size=None, device=None):
-    """Construct an lm-eval model once (``s1_vllm`` is registered first)."""
+    """Construct an lm-eval model once."""
     from lm_eval.api.registry import get_model
 
-    from s1_eval.registration import register_models
-
-    register_models()
     return get_model(model).create_from_arg_string(
         model_args, {"batch_size": batch_size, "device": device}
     )

@@ -60,9 +60,6 @@ def _is_s1_backend(model: str, lm=None) -> bool:
         return type(lm).__module__.startswith("s1_eval.")
     from lm_eval.api.registry import get_model
 
-    from s1_eval.registration import register_models
-
-    register_models()
     try:
         model_class = get_model(model)
     except ValueError:

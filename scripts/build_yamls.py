@@ -155,24 +155,45 @@ def group_yaml() -> str:
     )
 
 
-def demo_yaml() -> str:
+def demo_yaml(
+    task: str, about: str, metadata: str, loader: str, doc_to_text: str, max_gen_toks: int
+) -> str:
     return (
         HEADER
-        + "task: s1_demo_arithmetic\n"
+        + f"task: {task}\n"
+        + about
         + "# generated in process (seeded), no download; knobs via --metadata:\n"
-        + '#   --metadata \'{"demo_difficulty": 1, "demo_num_problems": 50, "demo_seed": 1234}\'\n'
-        + "dataset_path: s1_demo_arithmetic\n"
-        + "custom_dataset: !function utils.load_demo\n"
+        + f"#   --metadata '{metadata}'\n"
+        + f"dataset_path: {task}\n"
+        + f"custom_dataset: !function utils.{loader}\n"
         + "test_split: test\n"
-        + "doc_to_text: !function utils.doc_to_text\n"
+        + f"doc_to_text: !function utils.{doc_to_text}\n"
         + "doc_to_target: answer\n"
         + "output_type: generate_until\n"
         + "num_fewshot: 0\n"
         + "process_results: !function utils.process_math_results\n"
-        + _generation(do_sample=False, max_gen_toks=256)
+        + _generation(do_sample=False, max_gen_toks=max_gen_toks)
         + _metric_lines(list(NUMERIC_FIELDS), list(TEXT_FIELDS))
         + "metadata:\n  version: 1.0\n"
     )
+
+
+DEMO_YAMLS = {
+    "s1_demo_counting": dict(
+        about="# s1 in miniature: count the words of a list by enumerating them (demo/counting.py)\n",
+        metadata='{"demo_num_problems": 50, "demo_seed": 0}',
+        loader="load_counting",
+        doc_to_text="counting_doc_to_text",
+        max_gen_toks=160,
+    ),
+    "s1_demo_arithmetic": dict(
+        about="",
+        metadata='{"demo_difficulty": 1, "demo_num_problems": 50, "demo_seed": 1234}',
+        loader="load_demo",
+        doc_to_text="doc_to_text",
+        max_gen_toks=256,
+    ),
+}
 
 
 def expected_files() -> dict[Path, str]:
@@ -183,7 +204,8 @@ def expected_files() -> dict[Path, str]:
     for bench in FORK_TASKS:
         files[HERE / FORK_FOLDER / f"{bench.task}.yaml"] = greedy_yaml(bench)
     files[HERE / f"{GROUP}.yaml"] = group_yaml()
-    files[HERE / "demo" / "s1_demo_arithmetic.yaml"] = demo_yaml()
+    for task, parts in DEMO_YAMLS.items():
+        files[HERE / "demo" / f"{task}.yaml"] = demo_yaml(task, **parts)
     return files
 
 

@@ -106,10 +106,11 @@ def test_run_is_lm_eval_with_our_models(monkeypatch):
     seen = {}
 
     def fake_cli():
-        from lm_eval.api.registry import model_registry
+        # lm-eval's CLI resolves the model name like this; the startup hook registers ours
+        from lm_eval.api.registry import get_model
 
         seen["argv"] = list(sys.argv)
-        seen["registered"] = "s1_vllm" in model_registry
+        seen["registered"] = get_model("s1_vllm").__name__ == "S1VLLM"
 
     monkeypatch.setattr(lm_eval.__main__, "cli_evaluate", fake_cli)
     monkeypatch.setattr(sys, "argv", ["s1-eval"])
