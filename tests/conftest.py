@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,19 @@ def smollm2_dir() -> Path:
     from s1_eval.smollm2 import ensure_smollm2
 
     return ensure_smollm2()
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory) -> Path:
+    """The package built as a wheel and installed (no deps) into a folder of its own, once."""
+    wheel_dir, target = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("site")
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(REPO)], check=True)
+    [wheel] = wheel_dir.glob("s1_eval-*.whl")
+    subprocess.run(
+        [*pip, "install", "-q", "--no-deps", "--target", str(target), str(wheel)], check=True
+    )
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
@@ -44,19 +42,9 @@ def test_plot_empty_report(tmp_path):
     assert out.read_bytes()[:8] == PNG
 
 
-def test_an_installed_wheel_has_the_paper_numbers(tmp_path):
+def test_an_installed_wheel_has_the_paper_numbers(installed_wheel):
     """`plot --reference` must draw the paper's line from a wheel install, not only a checkout."""
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(ROOT)],
-        capture_output=True,
-        text=True,
-    )
-    if build.returncode != 0:
-        pytest.skip(f"cannot build a wheel here: {build.stderr[-500:]}")
-    [wheel] = wheel_dir.glob("s1_eval-*.whl")
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target"]
-    subprocess.run([*install, str(target), str(wheel)], check=True)
+    target = installed_wheel
     code = (
         f"import site; site.addsitedir({str(target)!r}); site.main()\n"
         "import s1_eval.report as r; from s1_eval.plots import reference_accuracy\n"

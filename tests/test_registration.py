@@ -11,8 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 
 CHECK = textwrap.dedent(
@@ -68,19 +66,9 @@ def test_installed_package_registers_models_and_tasks():
     assert_registered(check())
 
 
-def test_a_wheel_install_registers_too(tmp_path):
+def test_a_wheel_install_registers_too(installed_wheel):
     """`pip install .` (not editable) ships the .pth at the top of site-packages."""
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(REPO)],
-        capture_output=True,
-        text=True,
-    )
-    if build.returncode != 0:
-        pytest.skip(f"cannot build a wheel here: {build.stderr[-500:]}")
-    [wheel] = wheel_dir.glob("s1_eval-*.whl")
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target"]
-    subprocess.run([*install, str(target), str(wheel)], check=True)
+    target = installed_wheel
     assert (target / "s1_eval_autoload.pth").is_file()
     # the .pth hook is the one registration mechanism: no speculative lm-eval entry points
     [entry_points] = target.glob("s1_eval-*.dist-info/entry_points.txt")
@@ -88,6 +76,8 @@ def test_a_wheel_install_registers_too(tmp_path):
     assert not list(target.rglob("build_yamls.py")), "developer scripts stay out of the wheel"
     assert (target / "s1_eval" / "tasks" / "s1_math500.yaml").is_file()
     assert (target / "s1_eval" / "trainer" / "sft.py").is_file()
+    # the demo trains with this recipe from an installed package too
+    assert (target / "s1_eval" / "trainer" / "recipes" / "mini_s1_cpu.yaml").is_file()
     # the wheel's site dir comes first, as if it were site-packages (its .pth runs there);
     # the venv's own site-packages (with the editable checkout) only afterwards
     prelude = f"import site; site.addsitedir({str(target)!r}); site.main()"
