@@ -86,7 +86,7 @@ def train_mini_s1(
     from s1_eval.tasks.demo.counting import write_training_set
 
     cache.mkdir(parents=True, exist_ok=True)
-    data = write_training_set(cache / "mini-s1-train.jsonl", TRAIN_ROWS)
+    data = write_training_set(cache / "counting-train.jsonl", TRAIN_ROWS)
     digest = hashlib.sha256()
     for part in (
         RECIPE.read_bytes(),
