@@ -87,7 +87,8 @@ def test_demo_rerun_skips_training_and_generation(demo_run):
 def test_trained_model_thinks_in_s1_delimiters_under_lm_eval(demo_run, tmp_path):
     _, _, model_dir = demo_run
     cap = 24
-    command = ["lm_eval", "--model", "s1_vllm",
+    lm_eval = Path(sys.executable).parent / "lm_eval"  # the venv's, as make test has no PATH
+    command = [str(lm_eval), "--model", "s1_vllm",
                "--model_args", engine_args_string(model_dir, preset="s1"),
                "--tasks", "s1_demo_counting", "--apply_chat_template", "--limit", "8",
                "--gen_kwargs", f"max_tokens_thinking={cap}",
