@@ -150,11 +150,8 @@ class Target:
     met: bool
 
 
-def check_targets(output: Path, native: float | None) -> list[Target]:
-    """The demo's claims, measured on its own run folder."""
-    from s1_eval.report import build_report
-
-    report = build_report([output])
+def check_targets(report, native: float | None) -> list[Target]:
+    """The demo's claims, measured on the report of its own run folder."""
     plain = sorted((c for c in report.cells if c.series == "n_ignore=0"), key=lambda c: c.cap or 0)
     targets = []
     if len(plain) >= 2:
@@ -215,7 +212,7 @@ def run_demo(
     print("wrote: " + ", ".join(str(p) for p in summary.files))
     if not stock:
         print(f"\ntraining (with model conversion) took {trained_s:.0f} s")
-        for target in check_targets(output, native):
+        for target in check_targets(summary.report, native):
             print(f"[{'met' if target.met else 'MISSED'}] {target.name}: {target.measured}")
     print(f"demo finished in {time.time() - started:.0f} s")
     return summary.markdown

@@ -275,6 +275,7 @@ class SweepSummary:
     outcomes: tuple[CellOutcome, ...]
     files: tuple[Path, ...]
     markdown: str
+    report: Any = None  # the report.Report the files were written from
 
 
 def sweep_and_report(
@@ -297,7 +298,7 @@ def sweep_and_report(
 
         contents[Path(output) / "scaling.png"] = render_scaling(report, reference=reference)
     files = write_all_atomic(contents)
-    return SweepSummary(tuple(outcomes), tuple(files), report.markdown())
+    return SweepSummary(tuple(outcomes), tuple(files), report.markdown(), report)
 
 
 def settings_from_strings(
