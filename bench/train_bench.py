@@ -18,9 +18,10 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from s1_eval.bundled import TRAINER_DIR
 from s1_eval.trainer import sft
 
-RECIPE = Path(__file__).resolve().parent.parent / "trainer" / "recipes" / "tiny_cpu.yaml"
+RECIPE = TRAINER_DIR / "recipes" / "tiny_cpu.yaml"
 
 
 class StepClock(TrainerCallback):
@@ -57,7 +58,7 @@ def main() -> None:
     argv = [
         "--config", str(RECIPE),
         "--model_name_or_path", known.model or default_model(),
-        "--dataset_name", str(RECIPE.parent.parent.parent / "tests" / "fixtures" / "s1k_tiny.jsonl"),
+        "--dataset_name", str(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "s1k_tiny.jsonl"),
         "--max_steps", str(known.steps),
         "--output_dir", output_dir,
         *extra,

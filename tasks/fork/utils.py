@@ -3,5 +3,5 @@
 doc_to_text: !function utils.fork_math_doc_to_text
 """
 
-from s1_eval.tasks.utils import *  # noqa: F403
-from s1_eval.tasks.utils import __all__  # noqa: F401
+from s1_eval.tasks.task_functions import *  # noqa: F403
+from s1_eval.tasks.task_functions import __all__  # noqa: F401

@@ -3,5 +3,5 @@
 process_results: !function utils.process_math_samples
 """
 
-from s1_eval.tasks.utils import *  # noqa: F403
-from s1_eval.tasks.utils import __all__  # noqa: F401
+from s1_eval.tasks.task_functions import *  # noqa: F403
+from s1_eval.tasks.task_functions import __all__  # noqa: F401
