@@ -1,6 +1,7 @@
 """The engine-agnostic budget-forcing loop: think -> (suppress + "Wait") x k -> cap -> answer.
 
     texts = force_generate(engine, prompt_token_ids, settings)   # list[ForcedText]
+    per_batch = force_generate_many(engine, [(prompts_a, settings_a), (prompts_b, settings_b)])
 
 Each request is a small state machine that asks its engine for one generation step at a time
 and decides the next step from the result, so an engine can continue a request the moment its
@@ -329,13 +330,30 @@ def force_generate(
     on_done: Callable[[int, ForcedText], None] | None = None,
 ) -> list[ForcedText]:
     """Run budget forcing for every prompt; each request continues as soon as its step ends."""
-    plan = plan_batch(engine.tokenizer, prompts, settings)
-    requests = [ForcedRequest(p, plan, i) for i, p in enumerate(prompts)]
-    outputs: list[ForcedText | None] = [None] * len(requests)
-    pending = 0
-    for i, request in enumerate(requests):
-        engine.submit(i, request.start())
-        pending += 1
+    done = None if on_done is None else lambda _batch, i, text: on_done(i, text)
+    return force_generate_many(engine, [(prompts, settings)], on_done=done)[0]
+
+
+def force_generate_many(
+    engine: Engine,
+    batches: Sequence[tuple[Sequence[Sequence[int]], GenerationSettings]],
+    on_done: Callable[[int, int, ForcedText], None] | None = None,
+) -> list[list[ForcedText]]:
+    """``force_generate`` for several (prompts, settings) batches in one engine pass.
+
+    Each batch is planned on its own (its cap, its seeds by position), exactly as if it ran
+    alone; ``on_done(batch, index, text)`` fires as each request finishes.
+    """
+    plans = [plan_batch(engine.tokenizer, prompts, settings) for prompts, settings in batches]
+    requests = {
+        (b, i): ForcedRequest(prompt, plan, i)
+        for b, (plan, (prompts, _)) in enumerate(zip(plans, batches, strict=True))
+        for i, prompt in enumerate(prompts)
+    }
+    outputs: list[list[ForcedText | None]] = [[None] * len(p) for p, _ in batches]
+    for key, request in requests.items():
+        engine.submit(key, request.start())
+    pending = len(requests)
     while pending:
         for key, result in engine.collect():
             request = requests[key]
@@ -344,7 +362,8 @@ def force_generate(
                 engine.submit(key, step)
                 continue
             pending -= 1
-            outputs[key] = request.output()
+            batch, index = key
+            outputs[batch][index] = request.output()
             if on_done is not None:
-                on_done(key, outputs[key])
+                on_done(batch, index, outputs[batch][index])
     return outputs  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from lm_eval import utils
@@ -21,7 +22,8 @@ from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from s1_eval.budget import PRESETS, parse_gen_kwargs
-from s1_eval.forcing import force_generate, plan_batch
+from s1_eval.forcing import force_generate_many, plan_batch
+from s1_eval.sharing import SharedSteps, StepStore
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
 DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_cap_message",
@@ -46,6 +48,9 @@ class _ForcingLM(LM):
         self.max_gen_toks = max_gen_toks
         self.forcing_runs: list[dict[str, Any]] = []
         self.lazy: Any = None  # set by the backend: a LazyEngine
+        #: run steps common to several requests once (exact: see s1_eval.sharing)
+        self.share_steps = True
+        self.last_sharing: dict[str, int] | None = None
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
@@ -82,23 +87,58 @@ class _ForcingLM(LM):
 
     # -- lm-eval API ------------------------------------------------------------------------
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
-        plans = self._check(requests)  # every group, before the engine starts
+        return self.generate_many([requests], disable_tqdm=disable_tqdm)[0]
+
+    def generate_many(
+        self,
+        request_lists,
+        on_done: Callable[[int, int, str], None] | None = None,
+        store: StepStore | None = None,
+        disable_tqdm: bool = False,
+    ) -> list[list[str]]:
+        """``generate_until`` for several request lists (e.g. a sweep's cells) in one pass.
+
+        Each list is planned as its own ``generate_until`` call would plan it, so its outputs
+        are the same; steps the lists have in common run once (``s1_eval.sharing``) unless
+        ``share_steps`` is False. ``on_done(list, index, text)`` fires per finished request.
+        """
+        checked = [self._check(requests) for requests in request_lists]  # before the engine
         engine = self.engine
-        outputs: list[str] = [""] * len(requests)
-        bar = tqdm(total=len(requests), disable=disable_tqdm, desc=f"{self.lazy.name} forcing")
-        for indices, settings, prompts in plans:
-            self._record_settings(settings)
+        if self.share_steps:
+            engine = SharedSteps(engine, store)
+        outputs: list[list[str]] = [[""] * len(requests) for requests in request_lists]
+        total = sum(len(requests) for requests in request_lists)
+        bar = tqdm(total=total, disable=disable_tqdm, desc=f"{self.lazy.name} forcing")
+        batches, owners = [], []
+        for which, plans in enumerate(checked):
+            for indices, settings, prompts in plans:
+                self._record_settings(settings)
+                batches.append((prompts, settings))
+                owners.append((which, indices))
 
-            def done(i: int, text: str, indices=indices) -> None:
-                request = requests[indices[i]]
-                outputs[indices[i]] = text
-                # cached at once: with --use_cache an interrupted run keeps every finished one
-                self.cache_hook.add_partial("generate_until", request.args, text)
-                bar.update(1)
+        def done(batch: int, i: int, text: str) -> None:
+            which, indices = owners[batch]
+            request = request_lists[which][indices[i]]
+            outputs[which][indices[i]] = text
+            # cached at once: with --use_cache an interrupted run keeps every finished one
+            self.cache_hook.add_partial("generate_until", request.args, text)
+            bar.update(1)
+            if on_done is not None:
+                on_done(which, indices[i], text)
 
-            force_generate(engine, prompts, settings, on_done=done)
+        force_generate_many(engine, batches, on_done=done)
         bar.close()
+        self.last_sharing = engine.stats if self.share_steps else None
         return outputs
+
+    def settings_record(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The forcing settings these gen_kwargs give, as ``get_model_info`` records them."""
+        settings = parse_gen_kwargs(
+            {**self.defaults, **gen_kwargs},
+            preset=self.preset,
+            default_max_gen_toks=self.max_gen_toks,
+        )
+        return settings.describe()
 
     def _check(self, requests) -> list[tuple[list[int], Any, list[list[int]]]]:
         """Group requests by gen_kwargs and check every group: a typo fails in seconds."""

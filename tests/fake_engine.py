@@ -49,6 +49,11 @@ class FakeTokenizer:
         return "".join(self.by_id.get(t, chr(t - 200) if t >= 200 else "") for t in known)
 
 
+def _script_key(key: Hashable) -> Hashable:
+    """force_generate_many keys requests (batch, index); scripts are keyed by index."""
+    return key[-1] if isinstance(key, tuple) else key
+
+
 class FakeEngine:
     def __init__(self, scripts: dict[Hashable, list[str | list[int]]], order: str = "fifo"):
         self.tokenizer = FakeTokenizer()
@@ -61,18 +66,18 @@ class FakeEngine:
     def submit(self, key: Hashable, step: GenerationStep) -> None:
         self.pending.append((key, step))
         self.steps.append((key, step))
-        self.log.append(("submit", key))
+        self.log.append(("submit", _script_key(key)))
 
     def collect(self) -> list[tuple[Hashable, StepResult]]:
         if self.order == "shortest":
             self.pending.sort(key=lambda item: len(self._peek(item[0])))
         key, step = self.pending.pop(0)
-        script = self.scripts[key].popleft()
-        self.log.append(("finish", key))
+        script = self.scripts[_script_key(key)].popleft()
+        self.log.append(("finish", _script_key(key)))
         return [(key, self._run(script, step))]
 
     def _peek(self, key: Hashable) -> str | list[int]:
-        return self.scripts[key][0]
+        return self.scripts[_script_key(key)][0]
 
     def _run(self, script: str | list[int], step: GenerationStep) -> StepResult:
         wanted = self.tokenizer.encode(script) if isinstance(script, str) else list(script)

@@ -1,0 +1,196 @@
+"""Step sharing across budgets: every budget's output equals its separate run, for less work.
+
+The fake model here is a deterministic function of the whole prefix (like greedy decoding), so
+"the same as a separate run" is exact. The real-engine check is in tests/test_sweep_shared.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import pytest
+
+from s1_eval.budget import parse_gen_kwargs
+from s1_eval.forcing import GenerationStep, StepResult, force_generate, force_generate_many
+from s1_eval.sharing import SharedSteps, StepStore, StoredStep, cut, signature
+from tests.fake_engine import FakeTokenizer
+
+STOP_EVERY = {"thinking": 11, "answer": 5}
+
+
+class PrefixModel:
+    """An engine whose next token depends only on the prefix; stops like vLLM (stop first)."""
+
+    def __init__(self):
+        self.tokenizer = FakeTokenizer()
+        self.pending: list[tuple[Hashable, GenerationStep]] = []
+        self.generated = 0
+
+    def next_token(self, prefix: Sequence[int], phase: str) -> int:
+        if len(prefix) % STOP_EVERY[phase] == 0:
+            return 1 if phase == "thinking" else 2  # <|im_start|> ends thinking, EOS answers
+        return 200 + ord("abcdefgh"[(sum(prefix[-3:]) + len(prefix)) % 8])
+
+    def submit(self, key: Hashable, step: GenerationStep) -> None:
+        self.pending.append((key, step))
+
+    def collect(self) -> list[tuple[Hashable, StepResult]]:
+        key, step = self.pending.pop(0)
+        return [(key, self._run(step))]
+
+    def _run(self, step: GenerationStep) -> StepResult:
+        prefix, out = list(step.prompt_token_ids), []
+        stops = set(step.stop_token_ids) | self.tokenizer.eos_token_ids
+        while True:
+            token = self.next_token(prefix, step.phase)
+            if token in stops and len(out) < step.min_tokens:
+                token = 200 + ord("z")
+            prefix.append(token)
+            out.append(token)
+            self.generated += 1
+            if token in stops:
+                text = self.tokenizer.decode(out[:-1])
+                return StepResult(tuple(out), text, "stop", token if token != 2 else None)
+            if len(out) >= step.max_tokens:
+                return StepResult(tuple(out), self.tokenizer.decode(out), "length")
+
+
+CAPS = (3, 8, 12, 25, 40)
+PROMPTS = ["Q1?", "Question two?", "3"]
+
+
+def settings_for(cap: int, extra: dict) -> object:
+    return parse_gen_kwargs({"max_tokens_thinking": cap, "max_gen_toks": 80, **extra}, preset="s1")
+
+
+def separate_runs(extra: dict, caps=CAPS) -> tuple[list[list], int]:
+    model = PrefixModel()
+    prompts = [model.tokenizer.encode(p) for p in PROMPTS]
+    outputs = [force_generate(model, prompts, settings_for(cap, extra)) for cap in caps]
+    return outputs, model.generated
+
+
+def shared_run(extra: dict, caps=CAPS, store=None) -> tuple[list[list], int, dict]:
+    model = PrefixModel()
+    prompts = [model.tokenizer.encode(p) for p in PROMPTS]
+    engine = SharedSteps(model, store)
+    batches = [(prompts, settings_for(cap, extra)) for cap in caps]
+    return force_generate_many(engine, batches), model.generated, engine.stats
+
+
+def as_records(outputs) -> list[list[tuple[str, dict]]]:
+    return [[(str(text), text.trace.to_dict()) for text in batch] for batch in outputs]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"thinking_n_ignore": 2, "thinking_n_ignore_str": "Wait"},
+        {"thinking_n_ignore": 3},  # suppression with nothing inserted
+        {"temperature": 0.7, "seed": 5},  # seeded sampling is a function of its inputs too
+    ],
+    ids=["plain", "wait", "no-string", "seeded"],
+)
+def test_every_budget_equals_its_separate_run_for_fewer_tokens(extra):
+    alone, alone_tokens = separate_runs(extra)
+    shared, shared_tokens, stats = shared_run(extra)
+    assert as_records(shared) == as_records(alone)
+    assert any(t.trace.cap_fired for t in shared[0]) and not all(
+        t.trace.cap_fired for t in shared[-1]
+    )
+    # the thinking of the largest budget covers every smaller one: only answers are extra
+    _, largest_alone = separate_runs(extra, caps=CAPS[-1:])
+    answers = sum(t.trace.answer_tokens + 1 for batch in shared[:-1] for t in batch)
+    assert shared_tokens <= largest_alone + answers < alone_tokens, (shared_tokens, alone_tokens)
+    assert stats["engine_steps"] < stats["asked"]
+
+
+def test_unseeded_sampling_is_never_shared():
+    model = PrefixModel()
+    engine = SharedSteps(model)
+    step = GenerationStep((5, 6), 4, parse_gen_kwargs({"temperature": 1.0}).sampling)
+    engine.submit("a", step)
+    engine.submit("b", step)
+    results = engine.collect() + engine.collect()
+    assert sorted(k for k, _ in results) == ["a", "b"]
+    assert engine.stats["engine_steps"] == 2
+
+
+def test_identical_steps_run_once():
+    model = PrefixModel()
+    engine = SharedSteps(model)
+    step = GenerationStep((5, 6), 30, parse_gen_kwargs({}).sampling, phase="answer")
+    engine.submit("a", step)
+    engine.submit("b", step)
+    results = dict(engine.collect())
+    assert results["a"] == results["b"] and engine.stats["engine_steps"] == 1
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked", "max_tokens", "expected"),
+    [
+        (("wxyz", "length"), 4, 2, ("wx", "length")),  # a cut is a length finish
+        (("wxyz", "length"), 4, 4, ("wxyz", "length")),
+        (("wxyz", "length"), 4, 9, None),  # unknown past the stored tokens
+        (("xyz", "length"), 9, 9, ("xyz", "length")),  # stopped short by the context
+        (("xyz", "stop"), 3, 3, ("xyz", "stop")),  # a stop on the last allowed token
+        (("xyz", "stop"), 3, 50, ("xyz", "stop")),
+        (("xyz", "stop"), 3, 2, ("xy", "length")),
+    ],
+)
+def test_cut(stored, asked, max_tokens, expected):
+    tokenizer = FakeTokenizer()
+    text, finish = stored
+    entry = StoredStep(StepResult(tuple(tokenizer.encode(text)), text, finish), asked)
+    result = cut(entry, max_tokens, tokenizer.decode)
+    if expected is None:
+        assert result is None
+    else:
+        assert (result.text, result.finish_reason) == expected
+
+
+def test_a_later_run_only_generates_past_the_stored_thinking(tmp_path):
+    store_file = tmp_path / "trajectories.jsonl"
+    first, _, _ = shared_run({}, caps=(2, 3), store=StepStore(store_file))
+    assert store_file.is_file() and any(t.trace.cap_fired for t in first[1])
+    alone, _ = separate_runs({}, caps=(2, 3, 40))
+    again, again_tokens, stats = shared_run({}, caps=(2, 3, 40), store=StepStore(store_file))
+    assert as_records(again) == as_records(alone)
+    assert as_records(again)[:2] == as_records(first)
+    _, largest_alone_tokens = separate_runs({}, caps=(40,))
+    assert 0 < again_tokens < largest_alone_tokens
+    assert stats["from_store"] > 0
+    # a third run with the same budgets generates nothing at all
+    _, none_tokens, _ = shared_run({}, caps=(2, 3, 40), store=StepStore(store_file))
+    assert none_tokens == 0
+
+
+def test_a_torn_store_line_is_ignored(tmp_path):
+    store_file = tmp_path / "trajectories.jsonl"
+    shared_run({}, caps=(8,), store=StepStore(store_file))
+    lines = store_file.read_text().splitlines()
+    store_file.write_text("\n".join(lines) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    assert len(StepStore(store_file).steps) == len(lines)
+
+
+def test_continuing_across_a_stop_string_cuts_where_one_step_would_have_stopped():
+    tokenizer = FakeTokenizer()
+    sampling = parse_gen_kwargs({}).sampling
+
+    class Scripted(PrefixModel):
+        def _run(self, step):
+            ids = tuple(tokenizer.encode("NSWER and more"))
+            return StepResult(ids, "NSWER and more", "length")
+
+    model = Scripted()
+    store = StepStore()
+    head = tuple(tokenizer.encode("think A"))
+    step = GenerationStep((5,), 20, sampling, stop=("ANSWER",))
+    store.put(signature(step), StoredStep(StepResult(head, "think A", "length"), 7))
+    engine = SharedSteps(model, store)
+    engine.submit("k", step)
+    [(_, result)] = engine.collect()
+    assert result.finish_reason == "stop" and result.stop_reason == "ANSWER"
+    assert result.text == "think "
+    assert tokenizer.decode(result.token_ids) == "think ANSWER"
