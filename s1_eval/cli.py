@@ -114,6 +114,12 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no_report", action="store_true", help="skip leaderboard files and plot")
+    parser.add_argument(
+        "--independent",
+        action="store_true",
+        help="run cell after cell, each generating its own thinking (default: one pass in which "
+        "budgets share the thinking they have in common; same outputs)",
+    )
     parser.add_argument("--no_plot", action="store_true", help="skip scaling.png")
 
 
@@ -167,10 +173,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
     try:
         print(f"sweep: {len(config.tasks)} task(s) × {len(config.settings)} setting(s) -> {output}")
+        share = not args.independent
         if args.no_report:
-            run_sweep(config, output)
+            run_sweep(config, output, share=share)
             return 0
-        summary = sweep_and_report(config, output, plot=not args.no_plot)
+        summary = sweep_and_report(config, output, plot=not args.no_plot, share=share)
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(summary.markdown)

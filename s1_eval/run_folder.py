@@ -6,6 +6,7 @@
 Layout of a sweep's folder::
 
     RUN_DIR/sweep.json                                   what the sweep is (checked on resume)
+    RUN_DIR/trajectories.jsonl                           every generated step (s1_eval.sharing)
     RUN_DIR/cells/<task>__<setting>/cell.json            marker, written last
     RUN_DIR/cells/<task>__<setting>/<model>/results_<date>.json, samples_<task>_<date>.jsonl
     RUN_DIR/cells/.tmp-<cell>.<pid>.<random>/            a cell in progress (never read)
@@ -32,6 +33,7 @@ from typing import Any
 
 SWEEP_FILE = "sweep.json"
 CELL_FILE = "cell.json"
+TRAJECTORIES_FILE = "trajectories.jsonl"
 TMP_PREFIX = ".tmp-"
 SWEEP_VERSION = 1
 

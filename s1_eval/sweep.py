@@ -6,8 +6,10 @@ The model (``s1_vllm`` by default) is built once and reused for every cell; each
 ``lm_eval.simple_evaluate`` call whose results and samples are written by lm-eval's own
 ``EvaluationTracker`` into the run folder (layout: ``s1_eval.run_folder``). Everything that can
 be checked (grid, model, gen_kwargs, tasks, the folder's options) is checked before anything is
-written; rerunning the same command skips finished cells. ``sweep_and_report`` adds the
-leaderboard and plot: the ``s1-eval demo`` command is a thin call of it.
+written; rerunning the same command skips finished cells. With an s1-eval backend the pending
+cells run in one engine pass in which budgets share their common thinking
+(``s1_eval.sweep_shared``; same outputs); ``share=False`` runs cell after cell.
+``sweep_and_report`` adds the leaderboard and plot: ``s1-eval demo`` is a thin call of it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from s1_eval.run_folder import (
 )
 from s1_eval.samples import load_results_file
 from s1_eval.sweep_checks import check_model, check_tasks, plan_run_dir, validate_config
+from s1_eval.sweep_shared import can_share, run_cells_shared
 
 
 def make_settings(
@@ -134,9 +137,33 @@ def make_task_manager(config: SweepConfig):
     return TaskManager(include_path=paths, metadata=metadata)
 
 
+def evaluate_cell(lm, config: SweepConfig, task: str, setting: Setting, task_manager, tracker=None):
+    """One cell through ``lm_eval.simple_evaluate``; lm-eval's results dict (samples included)."""
+    from lm_eval import simple_evaluate
+
+    if hasattr(lm, "forcing_runs"):  # each cell's results record only its own settings
+        lm.forcing_runs.clear()
+    return simple_evaluate(
+        model=lm,
+        # logged as the model's name (an LM instance is otherwise named at random)
+        model_args=config.model_args or f"model={config.model}",
+        tasks=[task],
+        num_fewshot=config.num_fewshot,
+        batch_size=config.batch_size,
+        limit=config.limit,
+        log_samples=True,
+        evaluation_tracker=tracker,
+        system_instruction=config.system_instruction,
+        apply_chat_template=config.apply_chat_template,
+        fewshot_as_multiturn=config.fewshot_as_multiturn,
+        gen_kwargs=config.cell_gen_kwargs(setting) or None,
+        task_manager=task_manager,
+        random_seed=config.seed,
+    )
+
+
 def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path, task_manager):
     """Evaluate one cell into a temporary folder, then move it into place. Returns the folder."""
-    from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
     final = cell_folder(output, task, setting)
@@ -145,23 +172,7 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
     try:
         tracker = EvaluationTracker(output_path=str(tmp))
         gen_kwargs = config.cell_gen_kwargs(setting)
-        results = simple_evaluate(
-            model=lm,
-            # logged as the model's name (an LM instance is otherwise named at random)
-            model_args=config.model_args or f"model={config.model}",
-            tasks=[task],
-            num_fewshot=config.num_fewshot,
-            batch_size=config.batch_size,
-            limit=config.limit,
-            log_samples=True,
-            evaluation_tracker=tracker,
-            system_instruction=config.system_instruction,
-            apply_chat_template=config.apply_chat_template,
-            fewshot_as_multiturn=config.fewshot_as_multiturn,
-            gen_kwargs=gen_kwargs or None,
-            task_manager=task_manager,
-            random_seed=config.seed,
-        )
+        results = evaluate_cell(lm, config, task, setting, task_manager, tracker)
         if results is None:
             raise RuntimeError(f"{task} {setting.name}: lm-eval returned no results")
         samples = results.pop("samples")
@@ -205,7 +216,7 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
         raise
 
 
-def _describe(folder: Path) -> str:
+def describe_cell(folder: Path) -> str:
     marker = json.loads((folder / CELL_FILE).read_text(encoding="utf-8"))
     from s1_eval.metrics import cell_stats
 
@@ -226,12 +237,15 @@ def run_sweep(
     lm=None,
     log: Callable[[str], None] = print,
     task_manager=None,
+    share: bool = True,
 ) -> list[CellOutcome]:
     """Run every unfinished cell of ``config`` into ``output``; reuse one model for all.
 
     ``lm`` is an lm-eval ``LM`` instance; if None it is built from ``config.model`` /
     ``config.model_args`` — only when some cell is still to run. ``task_manager``: an lm-eval
-    ``TaskManager`` to reuse (default: ``make_task_manager(config)``).
+    ``TaskManager`` to reuse (default: ``make_task_manager(config)``). With ``share`` (and an
+    s1-eval backend) all pending cells run in one engine pass that generates each budget's
+    common thinking once (``s1_eval.sweep_shared``); otherwise cell after cell.
     """
     # everything that can be checked is checked before the first write
     validate_config(config)
@@ -258,6 +272,9 @@ def run_sweep(
         log(f"{len(outcomes)} of {len(cells)} cells already finished in {output}")
     if not pending:
         return outcomes
+    if share and can_share(lm):
+        outcomes += run_cells_shared(lm, config, pending, output, task_manager, log)
+        return outcomes
     for index, (task, setting) in enumerate(pending, 1):
         log(f"[{index}/{len(pending)}] {task} {setting.name} ...")
         started = time.time()
@@ -265,7 +282,7 @@ def run_sweep(
         seconds = time.time() - started
         outcomes.append(CellOutcome(task, setting, folder, "done", seconds))
         log(
-            f"[{index}/{len(pending)}] {task} {setting.name}: {_describe(folder)} ({seconds:.0f} s)"
+            f"[{index}/{len(pending)}] {task} {setting.name}: {describe_cell(folder)} ({seconds:.0f} s)"
         )
     return outcomes
 
@@ -286,11 +303,12 @@ def sweep_and_report(
     plot: bool = True,
     reference: bool = True,
     task_manager=None,
+    share: bool = True,
 ) -> SweepSummary:
     """Run the sweep, then write leaderboard.{md,csv,json} and scaling.png into ``output``."""
     from s1_eval.report import build_report, report_files
 
-    outcomes = run_sweep(config, output, lm=lm, log=log, task_manager=task_manager)
+    outcomes = run_sweep(config, output, lm=lm, log=log, task_manager=task_manager, share=share)
     report = build_report([output])
     contents = report_files(report, output)
     if plot:

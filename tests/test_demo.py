@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,80 @@ def test_trained_model_thinks_in_s1_delimiters_under_lm_eval(demo_run, tmp_path)
             # thinking ended by the model's own delimiter; it answers in s1's trained format
             assert f"{S1.thinking_end}\nAnswer: $\\boxed{{" in response, response[-80:]
     assert any(not r["cap_fired"] for r in rows) and any(r["cap_fired"] for r in rows)
+
+
+TRACE_COLUMNS = ("thinking_tokens", "answer_tokens", "max_tokens_thinking", "suppressions",
+                 "cap_fired")  # fmt: skip
+
+
+def sweep_command(model_args: str, budgets: str, output: Path, *extra: str) -> list[str]:
+    """`s1-eval sweep` with exactly the demo's settings (see demo_config)."""
+    gen_kwargs = ",".join(f"{k}={v}" for k, v in demo_config(Path()).gen_kwargs.items())
+    return [sys.executable, "-m", "s1_eval.cli", "sweep", "--model_args", model_args,
+            "--tasks", "s1_demo_counting", "--budgets", budgets, "--n_ignore", "0,1",
+            "--ignore_str", "Wait", "--gen_kwargs", gen_kwargs, "--limit", "8",
+            "--apply_chat_template", "--no_report", "--output", str(output), *extra]  # fmt: skip
+
+
+def cell_rows(run_dir: Path) -> dict[str, list[tuple]]:
+    cells = {}
+    for marker in sorted(run_dir.glob("cells/*/cell.json")):
+        rows = read_samples(marker.parent, "s1_demo_counting")
+        cells[marker.parent.name] = [
+            (r["doc_id"], r["resps"][0][0], *(r[c] for c in TRACE_COLUMNS)) for r in rows
+        ]
+    return cells
+
+
+@pytest.fixture(scope="module")
+def independent_run(demo_run, tmp_path_factory):
+    """The demo's budgets and one more (96), each cell generating its own thinking."""
+    _, _, model_dir = demo_run
+    out = tmp_path_factory.mktemp("independent") / "run"
+    command = sweep_command(demo_config(model_dir).model_args, "8,64,96", out, "--independent")
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "one pass" not in run.stdout
+    return cell_rows(out)
+
+
+@pytest.mark.engine
+def test_shared_sweep_equals_a_sweep_of_independent_cells(demo_run, independent_run):
+    """The demo sweeps in one shared pass: every cell's responses and traces are identical."""
+    cwd, run, _ = demo_run
+    assert "in one pass (shared thinking)" in run.stdout
+    shared = cell_rows(cwd / "out")
+    assert len(shared) == 4
+    for name, rows in shared.items():
+        assert rows == independent_run[name], name
+    capped = [r for rows in shared.values() for r in rows if r[-1]]
+    assert capped and len(capped) < sum(len(rows) for rows in shared.values())
+
+
+@pytest.mark.engine
+def test_a_larger_budget_later_only_generates_past_the_stored_thinking(
+    demo_run, independent_run, tmp_path
+):
+    cwd, _, _ = demo_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(cwd / "out", run_dir)
+    assert (run_dir / "trajectories.jsonl").is_file()
+    # the demo names its model by a path relative to its folder: extend it from there
+    model_args = json.loads((run_dir / "sweep.json").read_text())["fixed"]["model_args"]
+    run = subprocess.run(
+        sweep_command(model_args, "8,64,96", run_dir),
+        capture_output=True, text=True, timeout=900, cwd=cwd,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "4 of 6 cells already finished" in run.stdout
+    [stats] = re.findall(r"(\d+) from the store; (\d+) tokens generated", run.stdout)
+    from_store, generated = map(int, stats)
+    rows = cell_rows(run_dir)
+    assert rows == independent_run
+    new_cells = [name for name in rows if "budget=96" in name]
+    alone = sum(r[2] + r[3] for name in new_cells for r in independent_run[name])
+    print(f"budget 96 added: {generated} tokens generated, {alone} in its separate cells")
+    assert from_store > 0 and generated < alone / 2
 
 
 def test_committed_demo_table_is_recomputed_from_its_samples():

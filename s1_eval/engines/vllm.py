@@ -143,8 +143,8 @@ def step_result(output: Any) -> StepResult:
 class VLLMEngine:
     """A vLLM ``LLM`` driven one step at a time (see module docstring).
 
-    ``stats`` counts finished steps, their prompt tokens and how many of those the prefix
-    cache served.
+    ``stats`` counts finished steps, their prompt tokens, how many of those the prefix cache
+    served, and the tokens generated.
     """
 
     def __init__(self, llm: Any, tokenizer: HFTokenizer | None = None):
@@ -158,7 +158,12 @@ class VLLMEngine:
         self._ids = itertools.count()
         self._keys: dict[str, Hashable] = {}
         self._ready: list[tuple[Hashable, StepResult]] = []
-        self.stats = {"steps": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0}
+        self.stats = {
+            "steps": 0,
+            "prompt_tokens": 0,
+            "cached_prompt_tokens": 0,
+            "generated_tokens": 0,
+        }
 
     @classmethod
     def load(cls, pretrained: str, loop_tokenizer: HFTokenizer | None = None, **engine_args: Any):
@@ -205,4 +210,5 @@ class VLLMEngine:
         self.stats["steps"] += 1
         self.stats["prompt_tokens"] += len(output.prompt_token_ids or ())
         self.stats["cached_prompt_tokens"] += output.num_cached_tokens or 0
+        self.stats["generated_tokens"] += len(output.outputs[0].token_ids)
         return step_result(output)

@@ -1,0 +1,97 @@
+"""A budget sweep three ways on one vLLM engine: shared thinking, independent cells, largest alone.
+
+    python bench/sweep_bench.py --budgets 32,64,128,256 --limit 16 --out results/bench
+
+Runs ``s1_eval.sweep.run_sweep`` on the demo's counting task with the stock SmolLM2 under the s1
+delimiters (it never closes thinking by itself, so every budget binds, as on hard problems):
+(a) ``independent``: cell after cell, each generating its own thinking (``--independent``);
+(b) ``shared``: all cells in one pass, each common step generated once (the default);
+(c) ``largest alone``: only the largest budget's cell. The engine starts once, before timing,
+and its prefix cache is emptied before every path. Prints wall time and generated tokens
+(counted by the engine) per path and the ratios. Not a test: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+if __name__ == "__main__":
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from s1_eval.demo import DEMO_TASK, ENGINE_ARGS
+from s1_eval.smollm2 import ensure_smollm2
+from s1_eval.sweep import SweepConfig, build_lm, make_settings, make_task_manager, run_sweep
+
+
+def run_path(lm, config: SweepConfig, share: bool, task_manager) -> dict:
+    engine = lm.engine
+    engine.llm.reset_prefix_cache()
+    before = engine.stats["generated_tokens"]
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        run_sweep(config, out, lm=lm, log=lambda _: None, task_manager=task_manager, share=share)
+        seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "tokens": engine.stats["generated_tokens"] - before}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", default="32,64,128,256")
+    parser.add_argument("--limit", type=int, default=16)
+    parser.add_argument("--out", default=None, help="folder for sweep_bench.{json,md}")
+    args = parser.parse_args()
+    budgets = [int(b) for b in args.budgets.split(",")]
+    model_args = f"pretrained={ensure_smollm2()},preset=s1,{ENGINE_ARGS}"
+
+    def config(caps) -> SweepConfig:
+        return SweepConfig(
+            tasks=(DEMO_TASK,),
+            settings=make_settings(caps),
+            model_args=model_args,
+            gen_kwargs={"max_gen_toks": max(budgets) + 32},
+            limit=args.limit,
+            apply_chat_template=True,
+        )
+
+    lm = build_lm("s1_vllm", model_args)
+    task_manager = make_task_manager(config(budgets))
+    run_path(lm, config(budgets[:1]), False, task_manager)  # warm-up: engine start, first batch
+    paths = {
+        "independent": run_path(lm, config(budgets), False, task_manager),
+        "shared": run_path(lm, config(budgets), True, task_manager),
+        "largest alone": run_path(lm, config(budgets[-1:]), False, task_manager),
+    }
+    shared = paths["shared"]
+    ratios = {
+        "shared / independent": round(shared["seconds"] / paths["independent"]["seconds"], 3),
+        "shared / largest alone": round(shared["seconds"] / paths["largest alone"]["seconds"], 3),
+    }
+    lines = [
+        f"Sweep of budgets {args.budgets} on {DEMO_TASK} (limit {args.limit}), stock SmolLM2 "
+        f"float32 on vllm-cpu, {os.cpu_count()} CPUs ({platform.machine()})",
+        "",
+        "| path | wall s | generated tokens |",
+        "|---|---|---|",
+        *(f"| {name} | {p['seconds']:.1f} | {p['tokens']} |" for name, p in paths.items()),
+        "",
+        *(f"- {name}: {value:.2f} (wall time)" for name, value in ratios.items()),
+    ]
+    print("\n".join(lines))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        record = {"budgets": budgets, "limit": args.limit, "paths": paths, "ratios": ratios}
+        (out / "sweep_bench.json").write_text(json.dumps(record, indent=2) + "\n")
+        (out / "sweep_bench.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
