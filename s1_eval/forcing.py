@@ -351,19 +351,26 @@ def force_generate_many(
         for i, prompt in enumerate(prompts)
     }
     outputs: list[list[ForcedText | None]] = [[None] * len(p) for p, _ in batches]
-    for key, request in requests.items():
-        engine.submit(key, request.start())
-    pending = len(requests)
-    while pending:
-        for key, result in engine.collect():
-            request = requests[key]
-            step = request.advance(result)
-            if step is not None:
-                engine.submit(key, step)
-                continue
-            pending -= 1
-            batch, index = key
-            outputs[batch][index] = request.output()
-            if on_done is not None:
-                on_done(batch, index, outputs[batch][index])
+    try:
+        for key, request in requests.items():
+            engine.submit(key, request.start())
+        pending = len(requests)
+        while pending:
+            for key, result in engine.collect():
+                request = requests[key]
+                step = request.advance(result)
+                if step is not None:
+                    engine.submit(key, step)
+                    continue
+                pending -= 1
+                batch, index = key
+                outputs[batch][index] = request.output()
+                if on_done is not None:
+                    on_done(batch, index, outputs[batch][index])
+    except BaseException:
+        # an interrupted pass must not leave steps in an engine that is used again
+        cancel = getattr(engine, "cancel", None)
+        if cancel is not None:
+            cancel()
+        raise
     return outputs  # type: ignore[return-value]

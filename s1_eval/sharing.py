@@ -165,6 +165,15 @@ class SharedSteps:
             for inner_key, result in self.engine.collect():
                 self._finished(inner_key, result)
 
+    def cancel(self) -> None:
+        self._queued.clear()
+        self._ready.clear()
+        self._groups.clear()
+        self._in_flight.clear()
+        cancel = getattr(self.engine, "cancel", None)
+        if cancel is not None:
+            cancel()
+
     # -- scheduling -------------------------------------------------------------------------
     def _flush(self) -> None:
         queued, self._queued = self._queued, []

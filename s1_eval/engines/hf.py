@@ -156,6 +156,9 @@ class HFEngine:
     def submit(self, key: Hashable, step: GenerationStep) -> None:
         self._queue.append((key, step))
 
+    def cancel(self) -> None:
+        self._queue.clear()
+
     def collect(self) -> list[tuple[Hashable, StepResult]]:
         key, step = self._queue.popleft()
         return [(key, self._generate(step))]

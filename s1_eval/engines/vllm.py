@@ -199,6 +199,13 @@ class VLLMEngine:
                 return [(self._pop_key(o.request_id), self._record(o)) for o in finished]
         raise RuntimeError("collect() called with no request in flight")
 
+    def cancel(self) -> None:
+        """Abort every step in flight (the forcing loop was interrupted); the engine stays usable."""
+        if self._keys:
+            self.llm.llm_engine.abort_request(list(self._keys))
+        self._keys.clear()
+        self._ready.clear()
+
     # -- helpers ----------------------------------------------------------------------------
     def _pop_key(self, request_id: str) -> Hashable:
         if request_id in self._keys:
