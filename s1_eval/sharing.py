@@ -103,6 +103,12 @@ class StepStore:
     def get(self, sig: str) -> StoredStep | None:
         return self.steps.get(sig)
 
+    def forget(self, sigs) -> None:
+        """Drop entries of a store without a file (it would otherwise hold every token)."""
+        if self.path is None:
+            for sig in sigs:
+                self.steps.pop(sig, None)
+
 
 def _result_row(result: StepResult) -> dict:
     return {
@@ -150,6 +156,7 @@ class SharedSteps:
         self._groups: dict[int, _Group] = {}
         self._in_flight: dict[str, int] = {}
         self._next_group = 0
+        self._answered: list[str] = []
         self.stats = {"asked": 0, "engine_steps": 0, "generated_tokens": 0, "from_store": 0}
 
     def submit(self, key: Hashable, step: GenerationStep) -> None:
@@ -212,6 +219,10 @@ class SharedSteps:
             self._groups[index] = group
             self._in_flight[sig] = index
             self._send(("group", index), step)
+        # the members a finished step was shared with have just been answered; later steps
+        # with its signature are rare (they would find it in a file store)
+        self.store.forget(self._answered)
+        self._answered.clear()
 
     def _send(self, inner_key: tuple, step: GenerationStep) -> None:
         self.stats["engine_steps"] += 1
@@ -228,6 +239,7 @@ class SharedSteps:
         if group.prefix is not None:
             result = self._joined(group, result)
         self.store.put(group.sig, StoredStep(result, group.step.max_tokens))
+        self._answered.append(group.sig)
         # re-resolved against the store; a member that needs more is queued again
         self._queued.extend(group.waiting)
 

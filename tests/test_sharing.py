@@ -194,3 +194,13 @@ def test_continuing_across_a_stop_string_cuts_where_one_step_would_have_stopped(
     assert result.finish_reason == "stop" and result.stop_reason == "ANSWER"
     assert result.text == "think "
     assert tokenizer.decode(result.token_ids) == "think ANSWER"
+
+
+def test_a_store_without_a_file_does_not_keep_every_token():
+    model = PrefixModel()
+    prompts = [model.tokenizer.encode(p) for p in PROMPTS]
+    engine = SharedSteps(model)
+    shared = force_generate_many(engine, [(prompts, settings_for(cap, {})) for cap in CAPS])
+    alone, _ = separate_runs({})
+    assert as_records(shared) == as_records(alone)
+    assert engine.store.steps == {}
