@@ -146,6 +146,22 @@ def read_samples(output_dir: Path, task: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+#: what two runs of one cell must agree on, sample by sample
+SAMPLE_COLUMNS = ("thinking_tokens", "answer_tokens", "max_tokens_thinking", "suppressions",
+                  "cap_fired")  # fmt: skip
+
+
+def rows_by_cell(run_dir: Path, task: str) -> dict[str, list[tuple]]:
+    """Each finished cell of a sweep folder: (doc_id, response, *SAMPLE_COLUMNS) per sample."""
+    cells = {}
+    for marker in sorted(run_dir.glob("cells/*/cell.json")):
+        rows = read_samples(marker.parent, task)
+        cells[marker.parent.name] = [
+            (r["doc_id"], r["resps"][0][0], *(r[c] for c in SAMPLE_COLUMNS)) for r in rows
+        ]
+    return cells
+
+
 def read_results(output_dir: Path) -> dict:
     [path] = list(output_dir.rglob("results_*.json"))
     return json.loads(path.read_text())

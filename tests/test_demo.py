@@ -18,7 +18,7 @@ import pytest
 
 from s1_eval.demo import DEMO_BUDGETS, demo_config, stock_config
 from s1_eval.s1_format import PRESETS
-from tests.conftest import REPO, engine_args_string, read_samples
+from tests.conftest import REPO, engine_args_string, read_samples, rows_by_cell
 
 S1 = PRESETS["s1"]
 DEMO_COMMAND = [sys.executable, "-m", "s1_eval.cli", "demo", "--output", "out", "--limit", "8",
@@ -110,10 +110,6 @@ def test_trained_model_thinks_in_s1_delimiters_under_lm_eval(demo_run, tmp_path)
     assert any(not r["cap_fired"] for r in rows) and any(r["cap_fired"] for r in rows)
 
 
-TRACE_COLUMNS = ("thinking_tokens", "answer_tokens", "max_tokens_thinking", "suppressions",
-                 "cap_fired")  # fmt: skip
-
-
 def sweep_command(model_args: str, budgets: str, output: Path, *extra: str) -> list[str]:
     """`s1-eval sweep` with exactly the demo's settings (see demo_config)."""
     gen_kwargs = ",".join(f"{k}={v}" for k, v in demo_config(Path()).gen_kwargs.items())
@@ -124,13 +120,7 @@ def sweep_command(model_args: str, budgets: str, output: Path, *extra: str) -> l
 
 
 def cell_rows(run_dir: Path) -> dict[str, list[tuple]]:
-    cells = {}
-    for marker in sorted(run_dir.glob("cells/*/cell.json")):
-        rows = read_samples(marker.parent, "s1_demo_counting")
-        cells[marker.parent.name] = [
-            (r["doc_id"], r["resps"][0][0], *(r[c] for c in TRACE_COLUMNS)) for r in rows
-        ]
-    return cells
+    return rows_by_cell(run_dir, "s1_demo_counting")
 
 
 @pytest.fixture(scope="module")

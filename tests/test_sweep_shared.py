@@ -13,11 +13,11 @@ import pytest
 
 from s1_eval.sweep import SweepConfig, make_settings, run_sweep
 from s1_eval.sweep_shared import can_share
-from tests.conftest import engine_args_string, read_samples
+from tests.conftest import engine_args_string, rows_by_cell
 
 pytestmark = pytest.mark.engine
 
-COLUMNS = ("thinking_tokens", "answer_tokens", "max_tokens_thinking", "suppressions", "cap_fired")
+TASK = "s1_demo_counting"
 
 
 class Interrupt(Exception):
@@ -26,23 +26,13 @@ class Interrupt(Exception):
 
 def config(smollm2_dir) -> SweepConfig:
     return SweepConfig(
-        tasks=("s1_demo_counting",),
+        tasks=(TASK,),
         settings=make_settings([8, 16], [0, 2], ["Wait"]),
         model_args=engine_args_string(smollm2_dir),
         gen_kwargs={"max_gen_toks": 60},
         limit=4,
         apply_chat_template=True,
     )
-
-
-def rows_by_cell(run_dir) -> dict[str, list[tuple]]:
-    out = {}
-    for marker in sorted(run_dir.glob("cells/*/cell.json")):
-        rows = read_samples(marker.parent, "s1_demo_counting")
-        out[marker.parent.name] = [
-            (r["doc_id"], r["resps"][0][0], *(r[c] for c in COLUMNS)) for r in rows
-        ]
-    return out
 
 
 def test_interrupted_shared_pass_keeps_cells_and_work_then_equals_separate_cells(
@@ -58,7 +48,7 @@ def test_interrupted_shared_pass_keeps_cells_and_work_then_equals_separate_cells
 
     with pytest.raises(Interrupt):
         run_sweep(cfg, shared_dir, lm=vllm_lm, log=stop_after_first_cell)
-    assert len(rows_by_cell(shared_dir)) == 1, "the finished cell is kept"
+    assert len(rows_by_cell(shared_dir, TASK)) == 1, "the finished cell is kept"
     stored = (shared_dir / "trajectories.jsonl").read_text().splitlines()
     assert len(stored) >= 4, "the steps generated before the interruption are kept"
 
@@ -70,7 +60,7 @@ def test_interrupted_shared_pass_keeps_cells_and_work_then_equals_separate_cells
 
     separate_dir = tmp_path / "separate"
     run_sweep(cfg, separate_dir, lm=vllm_lm, log=lambda _: None, share=False)
-    shared, separate = rows_by_cell(shared_dir), rows_by_cell(separate_dir)
+    shared, separate = rows_by_cell(shared_dir, TASK), rows_by_cell(separate_dir, TASK)
     assert len(shared) == 4 and shared == separate
     capped = sum(r[-1] for rows in shared.values() for r in rows)
     assert capped >= 4, "some caps bind, so thinking really was cut from a longer step"
@@ -85,6 +75,6 @@ def test_interrupted_shared_pass_keeps_cells_and_work_then_equals_separate_cells
     run_sweep(only_40, separate_dir, lm=vllm_lm, log=lambda _: None, share=False)
     alone = vllm_lm.engine.stats["generated_tokens"] - before
     print(f"budget 40 added to a 8/16 sweep: {extended} tokens generated, {alone} alone")
-    assert rows_by_cell(shared_dir) == rows_by_cell(separate_dir)
+    assert rows_by_cell(shared_dir, TASK) == rows_by_cell(separate_dir, TASK)
     # requests capped at 16 continue their stored thinking: generated, but not from scratch
     assert 0 < extended < alone
