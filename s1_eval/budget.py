@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
+from s1_eval.loop_guard import LoopGuard, parse_loop_guard
 from s1_eval.s1_format import PRESETS, Delimiters, PresetName
 
 __all__ = [
@@ -61,6 +62,8 @@ class BudgetForcingConfig:
     rejection_max_tries: int = 16
     #: cap on the answer phase; None = whatever max_gen_toks leaves after thinking
     max_tokens_answer: int | None = None
+    #: end thinking once it repeats itself (``thinking_loop_guard=n:r``); None = off
+    loop_guard: LoopGuard | None = None
 
     def resolve_cap(self, max_gen_toks: int, longest_prompt: int, count_tokens) -> int | None:
         """The thinking cap in tokens; ``auto`` follows the s1 fork's formula."""
@@ -108,6 +111,7 @@ class GenerationSettings:
             "cap_suffix": f.delimiters.cap_suffix,
             "rejection_sample": f.rejection_sample,
             "max_tokens_answer": f.max_tokens_answer,
+            "thinking_loop_guard": str(f.loop_guard) if f.loop_guard else None,
             "max_gen_toks": self.max_gen_toks,
             "sampling": self.sampling.__dict__,
             "thinking_sampling": self.thinking_sampling.__dict__,
@@ -129,6 +133,7 @@ _FORCING_KEYS = {
     "thinking_cap_message",
     "thinking_cap_suffix",
     "max_tokens_answer",
+    "thinking_loop_guard",
 }
 _LM_EVAL_KEYS = {"until", "max_gen_toks"}
 ACCEPTED_KEYS = frozenset(
@@ -332,6 +337,7 @@ def parse_gen_kwargs(
         rejection_sample=rejection,
         rejection_max_tries=tries,
         max_tokens_answer=answer_cap,
+        loop_guard=parse_loop_guard(values.get("thinking_loop_guard")),
     )
     return GenerationSettings(
         forcing=forcing,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from s1_eval.budget import GenerationSettings, Sampling
+from s1_eval.loop_guard import CHECK_EVERY, LoopWatch
 from s1_eval.trace import ForcedText, Trace
 
 Phase = Literal["thinking", "answer"]
@@ -110,6 +111,10 @@ class ForcedRequest:
         self.closing_text = ""
         self.answer: StepResult | None = None
         self.answer_ids: tuple[int, ...] = ()
+        guard = plan.settings.forcing.loop_guard
+        self.loop_watch = LoopWatch(guard) if guard else None
+        self.loop_tokens_saved: int | None = None  # set when the loop guard ended thinking
+        self.continuing = False  # the next thinking step only continues a guarded chunk
 
     # -- steps ------------------------------------------------------------------------------
     def start(self) -> GenerationStep:
@@ -130,6 +135,8 @@ class ForcedRequest:
             max_tokens = plan.cap - used + (1 if forcing.rejection_sample else 0)
         else:
             max_tokens = plan.settings.max_gen_toks - used
+        if self.loop_watch is not None:
+            max_tokens = min(max_tokens, CHECK_EVERY)
         return GenerationStep(
             prompt_token_ids=self.prefix + tuple(self.thinking_ids),
             max_tokens=max(1, max_tokens),
@@ -141,7 +148,7 @@ class ForcedRequest:
             # string still moves forward instead of re-emitting the stop at once.
             min_tokens=max(
                 forcing.min_tokens_thinking - used,
-                1 if forcing.thinking_n_ignore is not None else 0,
+                1 if forcing.thinking_n_ignore is not None and not self.continuing else 0,
             ),
             phase="thinking",
         )
@@ -154,12 +161,25 @@ class ForcedRequest:
         if forcing.rejection_sample and overran and self.tries < forcing.rejection_max_tries:
             self.tries += 1
             self.thinking_ids, self.suppressions, self.inserted = [], 0, []
+            if self.loop_watch is not None:
+                self.loop_watch = LoopWatch(self.loop_watch.guard)
             return self._thinking_step()
         if plan.cap is not None:
             kept = kept[: plan.cap - len(self.thinking_ids)]
+        looped = self.loop_watch.feed(kept) if self.loop_watch is not None else None
+        if looped is not None:
+            kept = kept[:looped]
         self.thinking_ids.extend(kept)
         used = len(self.thinking_ids)
         budget = plan.cap if plan.cap is not None else plan.settings.max_gen_toks
+        if looped is not None:
+            self.loop_tokens_saved = budget - used
+            return self._close(cap_fired=False, cap_text=True)
+        self.continuing = False
+        chunk_ended = self.loop_watch is not None and result.finish_reason == "length" and kept
+        if chunk_ended and used < budget:  # a guarded chunk ended, not the budget: think on
+            self.continuing = True
+            return self._thinking_step()
         if result.finish_reason == "length" or used >= budget:
             return self._close(cap_fired=plan.cap is not None)
         if self.suppressions >= (forcing.thinking_n_ignore or 0):
@@ -181,15 +201,18 @@ class ForcedRequest:
         self.suppressions += 1
         self.inserted.append(text)
         self.thinking_ids.extend(ids)
+        if self.loop_watch is not None:
+            self.loop_watch.feed(ids)  # it mirrors the thinking; a loop shows in the next step
         if len(ids) >= remaining:
             return self._close(cap_fired=self.plan.cap is not None)
         return self._thinking_step()
 
-    def _close(self, cap_fired: bool) -> GenerationStep | None:
+    def _close(self, cap_fired: bool, cap_text: bool | None = None) -> GenerationStep | None:
+        """End thinking: with the cap's closing text when the cap (or the loop guard) ended it."""
         delimiters = self.plan.settings.forcing.delimiters
         self.phase = "answer"
         self.cap_fired = cap_fired
-        if cap_fired:
+        if cap_fired if cap_text is None else cap_text:
             newline = "" if self.thinking_text.endswith("\n") else "\n"
             self.closing_text = (
                 newline + delimiters.cap_message + delimiters.thinking_end + delimiters.cap_suffix
@@ -279,6 +302,8 @@ class ForcedRequest:
             dropped_token_ids=self.dropped,
             thinking_opened_by=self.opened_by,
             answer_start=len(head),
+            loop_stopped=self.loop_tokens_saved is not None,
+            loop_tokens_saved=self.loop_tokens_saved or 0,
         )
         return ForcedText(head + self.answer.text, trace)
 

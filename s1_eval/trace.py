@@ -22,6 +22,7 @@ SAMPLE_FIELDS = (
     "suppressions",
     "cap_fired",
     "rejection_tries",
+    "loop_stopped",
 )
 
 
@@ -47,6 +48,9 @@ class Trace:
     dropped_token_ids: int = 0
     thinking_opened_by: str = "appended"
     answer_start: int = 0
+    #: the loop guard ended thinking (closed with the cap's text); budget tokens it left unspent
+    loop_stopped: bool = False
+    loop_tokens_saved: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
