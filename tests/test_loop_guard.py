@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from s1_eval.budget import parse_gen_kwargs
+from s1_eval.demo import STOCK_GEN_KWARGS
 from s1_eval.forcing import force_generate
 from s1_eval.loop_guard import CHECK_EVERY, LoopGuard, LoopWatch, parse_loop_guard
+from tests.conftest import REPO, engine_args_string, read_samples
 from tests.fake_engine import FakeEngine
 
 START, END = "<|im_start|>think", "<|im_start|>answer"
@@ -98,3 +105,38 @@ def test_a_continued_chunk_is_not_a_suppression():
     # the fork's min_tokens=1 marks the first step and the one after "Wait", not the chunk
     assert [s.min_tokens for _, s in engine.steps if s.phase == "thinking"] == [1, 0, 1]
     assert out.trace.suppressions == 1 and not out.trace.loop_stopped
+
+
+def lm_eval_on_a_looping_problem(smollm2_dir, output, **extra):
+    """The stock demo (`s1-eval demo --stock`) at budget 512 on its problem 20, where SmolLM2,
+    after its "Wait", repeats one clause until the cap."""
+    gen_kwargs = {**STOCK_GEN_KWARGS, "max_tokens_thinking": 512, "max_gen_toks": 640, **extra}
+    lm_eval = Path(sys.executable).parent / "lm_eval"
+    command = [str(lm_eval), "--model", "s1_vllm",
+               "--model_args", engine_args_string(smollm2_dir, preset="plain"),
+               "--tasks", "s1_demo_arithmetic", "--apply_chat_template",
+               "--samples", json.dumps({"s1_demo_arithmetic": [20]}),
+               "--gen_kwargs", json.dumps(gen_kwargs),
+               "--output_path", str(output), "--log_samples"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [row] = read_samples(output, "s1_demo_arithmetic")
+    return row
+
+
+@pytest.mark.engine
+def test_the_guard_stops_a_real_loop_through_lm_eval(smollm2_dir, tmp_path):
+    plain = lm_eval_on_a_looping_problem(smollm2_dir, tmp_path / "plain")
+    guarded = lm_eval_on_a_looping_problem(
+        smollm2_dir, tmp_path / "guarded", thinking_loop_guard="8:3"
+    )
+    print(f"thinking tokens: {plain['thinking_tokens']} without, {guarded['thinking_tokens']} with")
+    assert plain["cap_fired"] == 1 and plain["thinking_tokens"] == 512
+    assert guarded["loop_stopped"] == 1 and guarded["cap_fired"] == 0
+    assert guarded["thinking_tokens"] < 256
+    response = guarded["resps"][0][0]
+    # the guard closes like the cap (plain preset: a new line and "The final answer is")
+    assert response.count("\nThe final answer is") == 1
+    [results] = list((tmp_path / "guarded").rglob("results_*.json"))
+    forcing = json.loads(results.read_text())["config"]["s1_forcing"]
+    assert forcing["thinking_loop_guard"] == "8:3"
