@@ -216,7 +216,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not report.cells:
         print("error: runs: no finished cells to plot; nothing written", file=sys.stderr)
         return 1
-    path = plot_scaling(report, args.output, reference=args.reference, title=args.title)
+    path = plot_scaling(report, args.output, reference=args.reference, title=args.title, x=args.x)
     print(f"wrote: {path}")
     return 0
 
@@ -289,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(plot)
     plot.add_argument("--output", required=True, help="PNG path")
     plot.add_argument("--title", default=None)
+    plot.add_argument(
+        "--x",
+        choices=("thinking", "total"),
+        default="thinking",
+        help="x axis: mean thinking tokens (default) or thinking + answer tokens per sample",
+    )
     demo = sub.add_parser(
         "demo", help="s1 in miniature: train SmolLM2 to count, then sweep thinking budgets"
     )

@@ -88,6 +88,26 @@ class CellStats:
     suppressions_mean: float | None
     answer_tokens_mean: float | None
     missing: tuple[str, ...] = ()
+    #: correct answers (the sum of the per-sample scores)
+    correct: float | None = None
+    #: thinking + answer tokens of every sample; None unless every sample recorded both
+    generated_tokens: int | None = None
+
+    @property
+    def generated_mean(self) -> float | None:
+        """Mean generated tokens (thinking + answer) per sample."""
+        return self.generated_tokens / self.n if self.generated_tokens is not None else None
+
+    @property
+    def tokens_per_correct(self) -> float | None:
+        return per_correct(self.generated_tokens, self.correct)
+
+
+def per_correct(total: float | None, correct: float | None) -> float | None:
+    """A cost divided by the number of correct answers; None when either is unknown or 0."""
+    if total is None or not correct:
+        return None
+    return total / correct
 
 
 def cell_stats(records: Sequence[SampleRecord], cap: float | None = None) -> CellStats:
@@ -129,6 +149,12 @@ def cell_stats(records: Sequence[SampleRecord], cap: float | None = None) -> Cel
         suppressions_mean=_mean(suppressions),
         answer_tokens_mean=_mean(answer_tokens),
         missing=tuple(missing),
+        correct=sum(scored) if scored else None,
+        generated_tokens=(
+            sum(r.thinking_tokens + r.answer_tokens for r in traced)
+            if records and len(answer_tokens) == len(traced) == len(records)
+            else None
+        ),
     )
 
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 from s1_eval.metrics import SCALING_UNIT
 from s1_eval.report import Report, benchmark_of, load_reference
 from s1_eval.run_folder import write_atomic
 
 REFERENCE_ROW = "s1-32B, budget forcing"
+
+#: the x axis of a scaling plot
+XAxis = Literal["thinking", "total"]
 
 
 def reference_accuracy(task: str, reference: dict | None) -> float | None:
@@ -39,19 +43,30 @@ def plot_scaling(
     path: str | Path,
     reference: bool | str | Path = False,
     title: str | None = None,
+    x: XAxis = "thinking",
 ) -> Path:
     """Write the PNG (atomically) and return its path. ``reference``: True, or a JSON path."""
     out = Path(path)
-    png = render_scaling(report, reference, title)
+    png = render_scaling(report, reference, title, x)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, png)
     return out
 
 
 def render_scaling(
-    report: Report, reference: bool | str | Path = False, title: str | None = None
+    report: Report,
+    reference: bool | str | Path = False,
+    title: str | None = None,
+    x: XAxis = "thinking",
 ) -> bytes:
-    """The scaling plot as PNG bytes (so a caller can write it together with other files)."""
+    """The scaling plot as PNG bytes (so a caller can write it together with other files).
+
+    ``x``: "thinking" (mean thinking tokens per sample, the paper's axis) or "total" (mean
+    thinking + answer tokens: what each sample cost)."""
+
+    def x_of(row):
+        return row.thinking_mean if x == "thinking" else row.generated_mean
+
     import io
 
     import matplotlib
@@ -79,17 +94,17 @@ def render_scaling(
                 if r.task == task
                 and r.model == model
                 and r.series == series
-                and r.thinking_mean is not None
+                and x_of(r) is not None
                 and r.accuracy_pct is not None
             ]
             if not members:
                 continue
-            members.sort(key=lambda r: r.thinking_mean)
+            members.sort(key=x_of)
             curve = curves.get((model, task, series))
             scaling = "n/a" if curve is None or curve.scaling is None else f"{curve.scaling:.2f}"
             label = series if len(models) == 1 else f"{model}: {series}"
             line = ax.errorbar(
-                [r.thinking_mean for r in members],
+                [x_of(r) for r in members],
                 [r.accuracy_pct for r in members],
                 yerr=[r.accuracy_stderr_pct or 0.0 for r in members],
                 marker="o",
@@ -99,7 +114,7 @@ def render_scaling(
             for r in members:
                 ax.annotate(
                     r.budget,
-                    (r.thinking_mean, r.accuracy_pct),
+                    (x_of(r), r.accuracy_pct),
                     textcoords="offset points",
                     xytext=(4, 4),
                     fontsize=7,
@@ -126,14 +141,19 @@ def render_scaling(
                 transform=ax.transAxes,
             )
         ax.set_title(task)
-        ax.set_xlabel("mean thinking tokens per sample")
+        ax.set_xlabel(
+            "mean thinking tokens per sample"
+            if x == "thinking"
+            else "mean generated tokens per sample (thinking + answer)"
+        )
         ax.set_ylabel("accuracy (%)")
         ax.grid(True, alpha=0.3)
         if drawn:
             ax.legend(fontsize=7, title=f"Scaling: {SCALING_UNIT}", title_fontsize=7)
     for index in range(len(tasks), rows * columns):
         axes[index // columns][index % columns].axis("off")
-    fig.suptitle(title or "Accuracy vs. thinking tokens (point labels: budget)")
+    default_title = "thinking tokens" if x == "thinking" else "generated tokens"
+    fig.suptitle(title or f"Accuracy vs. {default_title} (point labels: budget)")
     fig.tight_layout()
     buffer = io.BytesIO()
     try:

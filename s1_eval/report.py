@@ -28,6 +28,7 @@ from s1_eval.metrics import (
     cell_stats,
     curve_metrics,
     in_control,
+    per_correct,
 )
 from s1_eval.run_folder import write_all_atomic
 from s1_eval.samples import Cell, load_cells
@@ -56,6 +57,14 @@ class CellRow:
     suppressions_mean: float | None
     missing: str
     results_file: str
+    #: mean thinking + answer tokens per sample (the x axis of `s1-eval plot --x total`)
+    generated_mean: float | None = None
+    correct: float | None = None
+    generated_tokens: int | None = None
+    tokens_per_correct: float | None = None
+    seconds: float | None = None
+    seconds_per_correct: float | None = None
+    hardware: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,9 @@ class CurveRow:
     best_setting: str
     best_thinking_mean: float | None
     note: str
+    #: summed over the curve's cells: generated tokens / correct answers, seconds / correct
+    tokens_per_correct: float | None = None
+    seconds_per_correct: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,13 @@ def cell_row(cell: Cell) -> tuple[CellRow, CellStats]:
         suppressions_mean=stats.suppressions_mean,
         missing="; ".join(stats.missing + tuple(f"field {f}" for f in cell.missing_fields)),
         results_file=cell.results_file,
+        generated_mean=stats.generated_mean,
+        correct=stats.correct,
+        generated_tokens=stats.generated_tokens,
+        tokens_per_correct=stats.tokens_per_correct,
+        seconds=cell.seconds,
+        seconds_per_correct=per_correct(cell.seconds, stats.correct),
+        hardware=cell.hardware,
     )
     return row, stats
 
@@ -162,7 +181,19 @@ def _curve(model: str, task: str, series: str, members: Sequence[tuple[CellRow, 
         best_setting=best.setting if best else "",
         best_thinking_mean=best.thinking_mean if best else None,
         note="; ".join(notes),
+        tokens_per_correct=per_correct(
+            _total(r.generated_tokens for r, _ in members), _total(r.correct for r, _ in members)
+        ),
+        seconds_per_correct=per_correct(
+            _total(r.seconds for r, _ in members), _total(r.correct for r, _ in members)
+        ),
     )
+
+
+def _total(values: Iterable[float | None]) -> float | None:
+    """The sum, or None if any part is unknown (a partial sum would flatter the cost)."""
+    values = list(values)
+    return None if not values or any(v is None for v in values) else sum(values)
 
 
 def build_report(
@@ -198,6 +229,16 @@ def _fmt(value, digits: int = 1, suffix: str = "") -> str:
     return f"{value:.{digits}f}{suffix}"
 
 
+def _seconds(row: CellRow) -> str:
+    if row.seconds_per_correct is None:
+        return "n/a"
+    return (
+        f"{row.seconds_per_correct:.2f} ({row.hardware})"
+        if row.hardware
+        else _fmt(row.seconds_per_correct, 2)
+    )
+
+
 def _acc(value, stderr) -> str:
     return "n/a" if value is None else f"{value:.1f} ± {_fmt(stderr)}"
 
@@ -211,29 +252,31 @@ def to_markdown(report: Report) -> str:
         "within their cap. Runs without a cap are left out of Control.",
         "",
         "| model | task | setting | runs | budgets | Performance (acc. %) | at thinking tokens "
-        f"| Control (runs) | Control (samples) | Scaling ({SCALING_UNIT}) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| Control (runs) | Control (samples) | Scaling ({SCALING_UNIT}) | tokens / correct |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in report.curves:
         lines.append(
             f"| {c.model} | {c.task} | {c.series} | {c.n_runs} | {c.budgets} "
             f"| {_acc(c.performance_pct, c.performance_stderr_pct)} | {_fmt(c.best_thinking_mean, 0)} "
             f"| {_fmt(c.control_pct, 0, '%')} | {_fmt(c.control_per_sample_pct, 1, '%')} "
-            f"| {_fmt(c.scaling, 2)} |"
+            f"| {_fmt(c.scaling, 2)} | {_fmt(c.tokens_per_correct, 0)} |"
         )
     lines += [
         "",
         "## Cells",
         "",
         "| model | task | setting | n | accuracy (%) ± stderr | mean thinking tokens "
-        "| max thinking tokens | cap | within cap (samples) | cap fired | missing |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max thinking tokens | cap | within cap (samples) | cap fired | tokens / correct "
+        "| s / correct | missing |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report.cells:
         lines.append(
             f"| {r.model} | {r.task} | {r.setting} | {r.n} | {_acc(r.accuracy_pct, r.accuracy_stderr_pct)} "
             f"| {_fmt(r.thinking_mean, 0)} | {_fmt(r.thinking_max, 0)} | {_fmt(r.cap, 0)} "
-            f"| {_fmt(r.within_cap_pct, 1, '%')} | {_fmt(r.cap_fired_pct, 1, '%')} | {r.missing or ''} |"
+            f"| {_fmt(r.within_cap_pct, 1, '%')} | {_fmt(r.cap_fired_pct, 1, '%')} "
+            f"| {_fmt(r.tokens_per_correct, 0)} | {_seconds(r)} | {r.missing or ''} |"
         )
     notes = [c for c in report.curves if c.note]
     if notes or report.warnings:

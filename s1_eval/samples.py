@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1_eval.hardware import hardware_from_env
 from s1_eval.metrics import SampleRecord
 from s1_eval.run_folder import (
     Setting,
@@ -44,6 +45,18 @@ class Cell:
     run_dir: str
     reported: Mapping[str, Any] = field(default_factory=dict)
     missing_fields: tuple[str, ...] = ()
+    #: wall time of the run that generated this cell alone (None: unknown, or a shared pass)
+    seconds: float | None = None
+    hardware: str = ""
+
+
+def _seconds(value: Any) -> float | None:
+    """lm-eval writes total_evaluation_time_seconds as text."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def to_record(row: Mapping[str, Any], metric: str) -> SampleRecord:
@@ -202,6 +215,12 @@ def load_results_file(
                 task_config.get("generation_kwargs"), config.get("gen_kwargs"), forcing
             )
         task_results = (results.get("results") or {}).get(task, {})
+        if marker is not None:  # a cell of a shared pass has no wall time of its own
+            seconds = None if marker.get("shared_pass") else number(marker.get("seconds"))
+            hardware = str(marker.get("hardware") or hardware_from_env(results))
+        else:
+            seconds = _seconds(results.get("total_evaluation_time_seconds"))
+            hardware = hardware_from_env(results)
         cells.append(
             Cell(
                 model=model_name(results),
@@ -215,6 +234,8 @@ def load_results_file(
                 run_dir=str(run_dir or results_path.parent),
                 reported={k: v for k, v in task_results.items() if k != "alias"},
                 missing_fields=missing,
+                seconds=seconds if len(results.get("configs") or {}) == 1 else None,
+                hardware=hardware,
             )
         )
     return cells, warnings

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1_eval.hardware import hardware_summary
 from s1_eval.run_folder import (
     CELL_FILE,
     SWEEP_FILE,
@@ -202,6 +203,9 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
             "samples_files": [str(p.relative_to(tmp)) for p in sample_files],
             "started": started,
             "seconds": round(time.time() - started, 3),
+            # a replayed cell was generated in a shared pass: its seconds are not its cost
+            "shared_pass": bool(getattr(lm, "replays_a_shared_pass", False)),
+            "hardware": hardware_summary(),
         }
         write_json_atomic(tmp / CELL_FILE, marker)
         if final.exists():

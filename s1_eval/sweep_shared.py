@@ -71,6 +71,8 @@ class RecordingLM(_Delegating):
 class ReplayLM(_Delegating):
     """Returns outputs generated earlier for exactly these requests, in lm-eval's order."""
 
+    replays_a_shared_pass = True
+
     def __init__(self, lm, requests: Sequence, outputs: Sequence[str]):
         super().__init__(lm)
         self.expected = [r.args for r in requests]

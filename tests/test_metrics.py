@@ -17,6 +17,7 @@ from s1_eval.metrics import (
     maj_at_k,
     mean_stderr,
     pass_at_k,
+    per_correct,
     performance_pct,
     scaling,
 )
@@ -142,3 +143,21 @@ def test_pass_at_k():
 def test_cov_at_k():
     assert cov_at_k([0, 0, 1], 2) == 0.0
     assert cov_at_k([0, 0, 1], 3) == 1.0
+
+
+def test_generated_tokens_per_correct_answer():
+    records = [
+        SampleRecord(0, 1.0, 900, 1000, answer_tokens=100),
+        SampleRecord(1, 0.0, 1000, 1000, answer_tokens=20),
+        SampleRecord(2, 1.0, 500, 1000, answer_tokens=80),
+    ]
+    stats = cell_stats(records, cap=1000)
+    # (900 + 100) + (1000 + 20) + (500 + 80) = 2600 tokens for 2 correct answers
+    assert stats.generated_tokens == 2600 and stats.correct == 2.0
+    assert stats.tokens_per_correct == 1300.0
+    assert stats.generated_mean == pytest.approx(2600 / 3)
+    wrong = cell_stats([SampleRecord(0, 0.0, 10, 10, answer_tokens=1)])
+    assert wrong.tokens_per_correct is None  # no correct answer: undefined, not infinite
+    partial = cell_stats([*records, SampleRecord(3, 1.0, 10, 1000)])  # answer_tokens unknown
+    assert partial.generated_tokens is None and partial.tokens_per_correct is None
+    assert per_correct(30.0, 3) == 10.0 and per_correct(None, 3) is None

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
@@ -56,3 +58,18 @@ def test_an_installed_wheel_has_the_paper_numbers(installed_wheel):
     assert run.returncode == 0, run.stderr[-3000:]
     module, accuracy = run.stdout.split()
     assert module.startswith(str(target)) and float(accuracy) == 56.7
+
+
+def test_plot_against_total_generated_tokens_through_the_cli(tmp_path, capsys):
+    from s1_eval.cli import main
+
+    demo = Path(__file__).resolve().parents[1] / "results" / "demo"
+    out = tmp_path / "total.png"
+    assert main(["plot", str(demo), "--output", str(out), "--x", "total"]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
+    report = build_report([demo])
+    # the total axis is thinking + answer: to the right of the thinking axis for every cell
+    assert all(r.generated_mean > r.thinking_mean for r in report.cells)
+    with pytest.raises(SystemExit) as bad:
+        main(["plot", str(demo), "--output", str(out), "--x", "answers"])
+    assert bad.value.code == 2

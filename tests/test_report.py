@@ -17,6 +17,7 @@ from s1_eval.report import (
     benchmark_of,
     build_report,
     load_reference,
+    to_json,
     write_report,
 )
 
@@ -125,3 +126,45 @@ def test_benchmark_of():
     assert benchmark_of("s1_math500_agg") == "MATH500"
     assert benchmark_of("s1_gpqa_diamond") == "GPQA-Diamond"
     assert benchmark_of("gsm8k") is None
+
+
+def test_cost_per_correct_answer_per_cell_and_curve(tmp_path):
+    runs = make_runs(tmp_path)  # every sample answers in 10 tokens
+    results = next(runs[0].rglob("results_*.json"))
+    data = json.loads(results.read_text())
+    data["total_evaluation_time_seconds"] = "30.0"  # lm-eval writes it as text
+    data["pretty_env_info"] = "Is CUDA available: True\nGPU 0: NVIDIA H100\nGPU 1: NVIDIA H100\n"
+    results.write_text(json.dumps(data))
+    report = build_report(runs)
+    first, second, _ = report.cells
+    # cap 1000: (800 + 10) + (1000 + 10) tokens, 1 correct; 30 s on two H100s
+    assert first.tokens_per_correct == 1820 and first.generated_mean == 910
+    assert first.seconds_per_correct == 30.0 and first.hardware == "2x NVIDIA H100"
+    assert second.tokens_per_correct == (2110 + 1910) / 2
+    assert second.seconds is None and second.seconds_per_correct is None  # not recorded
+    (curve,) = report.curves
+    assert curve.tokens_per_correct == (1820 + 4020 + 6020) / 4
+    assert curve.seconds_per_correct is None  # a partial sum would flatter the curve
+    markdown = report.markdown()
+    assert "| tokens / correct |" in markdown and "| 30.00 (2x NVIDIA H100) |" in markdown
+    assert json.loads(to_json(report))["cells"][0]["tokens_per_correct"] == 1820
+
+
+def test_a_shared_pass_cell_has_no_seconds_of_its_own(tmp_path):
+    from make_runs import write_sweep
+
+    from s1_eval.run_folder import CELL_FILE, Setting
+
+    run = write_sweep(
+        tmp_path / "sweep", [("s1_aime24", Setting(64), [row(0, 1, 50, 64)])], leftover=False
+    )
+    [marker_path] = run.rglob(CELL_FILE)
+    marker = json.loads(marker_path.read_text())
+    marker.update({"seconds": 5.0, "hardware": "1x A100"})
+    marker_path.write_text(json.dumps(marker))
+    [cell] = build_report([run]).cells
+    assert cell.seconds_per_correct == 5.0 and cell.hardware == "1x A100"
+    marker["shared_pass"] = True
+    marker_path.write_text(json.dumps(marker))
+    [cell] = build_report([run]).cells
+    assert cell.seconds is None and cell.tokens_per_correct == 60

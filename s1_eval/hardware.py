@@ -1,0 +1,50 @@
+"""What a run ran on, in a few words: recorded with each sweep cell, read back from lm-eval's env.
+
+    hardware_summary()                 # "1x NVIDIA H100 80GB HBM3" or "2 CPUs (x86_64)"
+    hardware_from_env(results_json)    # the same from lm-eval's pretty_env_info, or ""
+
+Seconds per correct answer only compare across runs on the same hardware, so the report shows
+it beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from collections.abc import Mapping
+from typing import Any
+
+
+def hardware_summary() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            count = torch.cuda.device_count()
+            return f"{count}x {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return f"{os.cpu_count()} CPUs ({platform.machine()})"
+
+
+def hardware_from_env(results: Mapping[str, Any]) -> str:
+    """GPUs, else the CPU model, from the ``pretty_env_info`` lm-eval writes into results."""
+    info = results.get("pretty_env_info")
+    if not isinstance(info, str):
+        return ""
+    gpus = re.findall(r"^GPU \d+: (.+)$", info, flags=re.MULTILINE)
+    if gpus:
+        return f"{len(gpus)}x {gpus[0].strip()}"
+    single = re.search(r"^GPU models and configuration: (.+)$", info, flags=re.MULTILINE)
+    if (
+        single
+        and "could not" not in single.group(1).lower()
+        and "no cuda" not in single.group(1).lower()
+    ):
+        return single.group(1).strip()
+    cpu = re.search(r"^Model name:\s*(.+)$", info, flags=re.MULTILINE)
+    count = re.search(r"^CPU\(s\):\s*(\d+)$", info, flags=re.MULTILINE)
+    if cpu:
+        return f"{count.group(1)} CPUs ({cpu.group(1).strip()})" if count else cpu.group(1).strip()
+    return ""
