@@ -206,6 +206,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from s1_eval.verify import verify_runs
+
+    problems, summary = verify_runs(args.runs)
+    if not problems:
+        print(f"verify: OK - {summary}; every check passed")
+        return 0
+    print(f"verify: FAILED - {len(problems)} mismatch(es) in {summary}")
+    for problem in problems:
+        print(f"  {problem}")
+    return 1
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from s1_eval.plots import plot_scaling
     from s1_eval.report import build_report
@@ -295,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="thinking",
         help="x axis: mean thinking tokens (default) or thinking + answer tokens per sample",
     )
+    verify = sub.add_parser(
+        "verify", help="re-grade a run's samples and check its files agree (leaderboard intake)"
+    )
+    verify.add_argument("runs", nargs="+", help="sweep folders, lm-eval output folders or files")
     demo = sub.add_parser(
         "demo", help="s1 in miniature: train SmolLM2 to count, then sweep thinking budgets"
     )
@@ -316,7 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(argv[1:])
     debug = "--debug" in argv
     args = build_parser().parse_args([a for a in argv if a != "--debug"])
-    handlers = {"sweep": cmd_sweep, "report": cmd_report, "plot": cmd_plot, "demo": cmd_demo}
+    handlers = {
+        "sweep": cmd_sweep,
+        "report": cmd_report,
+        "plot": cmd_plot,
+        "demo": cmd_demo,
+        "verify": cmd_verify,
+    }
     try:
         return handlers[args.command](args)
     except (ValueError, OSError) as error:
