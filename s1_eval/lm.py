@@ -190,7 +190,10 @@ class _ForcingLM(LM):
 
     def get_model_info(self) -> dict[str, Any]:
         """Merged into the results JSON's ``config``: the forcing settings actually used."""
+        from s1_eval import __version__
+
         return {
+            "s1_eval_version": __version__,
             "s1_engine": self.lazy.name,
             "s1_preset": self.preset,
             "s1_forcing": self.forcing_runs[-1] if self.forcing_runs else None,
