@@ -200,7 +200,8 @@ def run_forced(
     outputs: list[ForcedText] = force_generate(log, prompts, settings)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     delta = {k: engine.stats[k] - before[k] for k in before}
-    lengths = [log.lengths[i] for i in range(len(prompts))]
+    # force_generate keys each request by (batch, index); it runs one batch
+    lengths = [log.lengths[(0, i)] for i in range(len(prompts))]
     return PathRun(
         path=path,
         wall_s=wall,
