@@ -11,8 +11,8 @@ lm-eval 0.4.x discovers no plugins (no entry points for models or tasks), so a p
    module executes its ``import`` line at every interpreter start.
 2. The import installs a meta-path finder and nothing else: no lm-eval, torch or vLLM import, so
    interpreters that never touch lm-eval pay nothing.
-3. When ``lm_eval.models`` finishes importing, the finder adds ``s1_vllm``/``s1_hf`` to lm-eval's
-   model registry as lazy ``"module:Class"`` targets (vLLM loads only when the model is built).
+3. When ``lm_eval.models`` finishes importing, the finder adds the models of
+   ``s1_eval.registration.MODELS`` (``s1_vllm``, ``s1_server``, ``s1_hf``) to lm-eval's model registry as lazy ``"module:Class"`` targets (vLLM loads only when the model is built).
    Not earlier: ``get_model`` imports ``lm_eval.models`` only while the registry is empty, so
    registering first would hide every built-in model.
 4. When ``lm_eval.tasks.manager`` finishes importing, every ``TaskManager`` gets this package's

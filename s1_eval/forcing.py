@@ -33,6 +33,9 @@ class GenerationStep:
     stop_token_ids: tuple[int, ...] = ()
     min_tokens: int = 0
     phase: Phase = "thinking"
+    #: how many leading ids are the request's own prompt (every step of the request starts
+    #: with them): an engine spreading steps over servers keeps equal heads on one server
+    head_len: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,15 @@ class StepResult:
 
     ``token_ids`` are all generated ids, including a matched stop token / EOS; ``text`` is the
     decoded output without the stop string; ``stop_reason`` is the matched stop string or stop
-    token id, None for EOS or when the length limit was hit.
+    token id, None for EOS or when the length limit was hit. ``finish_reason="error"`` means
+    the engine refused the step (``error`` says why): the request ends there.
     """
 
     token_ids: tuple[int, ...]
     text: str
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "error"]
     stop_reason: str | int | None = None
+    error: str | None = None
 
 
 class Tokenizer(Protocol):
@@ -115,12 +120,18 @@ class ForcedRequest:
         self.loop_watch = LoopWatch(guard) if guard else None
         self.loop_tokens_saved: int | None = None  # set when the loop guard ended thinking
         self.continuing = False  # the next thinking step only continues a guarded chunk
+        self.error = ""  # why the engine refused a step, if it did
 
     # -- steps ------------------------------------------------------------------------------
     def start(self) -> GenerationStep:
         return self._thinking_step()
 
     def advance(self, result: StepResult) -> GenerationStep | None:
+        if result.finish_reason == "error":
+            if self.phase == "thinking":
+                self.finish_reasons.append("error")
+            self.answer, self.error = result, result.error or "the engine refused the step"
+            return None
         if self.phase == "thinking":
             return self._after_thinking(result)
         self.answer_ids = self._clean(result.token_ids, drop_stop=True)
@@ -151,6 +162,7 @@ class ForcedRequest:
                 1 if forcing.thinking_n_ignore is not None and not self.continuing else 0,
             ),
             phase="thinking",
+            head_len=len(self.prefix),
         )
 
     def _after_thinking(self, result: StepResult) -> GenerationStep | None:
@@ -231,6 +243,7 @@ class ForcedRequest:
             sampling=self._seeded(settings.sampling),
             stop=settings.until,
             phase="answer",
+            head_len=len(self.prefix),
         )
 
     def _answer_budget(self) -> int:
@@ -304,6 +317,7 @@ class ForcedRequest:
             answer_start=len(head),
             loop_stopped=self.loop_tokens_saved is not None,
             loop_tokens_saved=self.loop_tokens_saved or 0,
+            error=self.error,
         )
         return ForcedText(head + self.answer.text, trace)
 

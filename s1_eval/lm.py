@@ -1,4 +1,5 @@
-"""lm-eval backends with budget forcing: ``s1_vllm`` (vLLM) and ``s1_hf`` (transformers reference).
+"""lm-eval backends with budget forcing: ``s1_vllm`` (vLLM), ``s1_server`` (running vLLM servers)
+and ``s1_hf`` (transformers reference).
 
     lm_eval --model s1_vllm --model_args pretrained=simplescaling/s1.1-32B,tensor_parallel_size=8 \
         --tasks s1_aime24 --apply_chat_template --gen_kwargs max_tokens_thinking=auto
@@ -223,6 +224,42 @@ class S1VLLM(_ForcingLM):
                 "bench/forcing_bench.py; drop scheduler=..."
             )
         self.lazy = vllm.prepare(pretrained, **kwargs)
+
+
+class S1Server(_ForcingLM):
+    """``--model s1_server``: running ``vllm serve`` processes (one or several) over HTTP.
+
+    Arguments follow lm-eval's ``local-completions``: ``base_url`` (several separated by ``;``),
+    ``model``, ``tokenizer``, ``num_concurrent``, ``max_retries``, ``timeout``. The API key is
+    read from ``OPENAI_API_KEY``, never from model_args (which lm-eval writes into results).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        tokenizer: str | None = None,
+        preset: str = "s1",
+        max_gen_toks: int = 32768,
+        num_concurrent: int = 64,
+        max_retries: int = 3,
+        timeout: float = 600.0,
+        max_model_len: int | None = None,
+        trust_remote_code: bool = False,
+        **kwargs: Any,
+    ):
+        from s1_eval.engines import openai_api, server
+
+        super().__init__(preset, max_gen_toks, kwargs)
+        kwargs.pop("device", None)  # lm-eval's --device: the servers chose theirs
+        if "api_key" in kwargs:
+            raise ValueError(
+                "model_arg 'api_key' would be written into the results file: export "
+                f"{openai_api.API_KEY_ENV} instead."
+            )
+        self.reject_unknown(kwargs)
+        self.lazy = server.prepare(base_url, model, tokenizer, num_concurrent, max_retries,
+                                   timeout, max_model_len, trust_remote_code)  # fmt: skip
 
 
 class S1HF(_ForcingLM):

@@ -13,6 +13,7 @@ from s1_eval.bundled import TASKS_DIR
 MODELS = {
     "s1_vllm": "s1_eval.lm:S1VLLM",
     "s1_hf": "s1_eval.lm:S1HF",
+    "s1_server": "s1_eval.lm:S1Server",
 }
 
 

@@ -51,6 +51,8 @@ class Trace:
     #: the loop guard ended thinking (closed with the cap's text); budget tokens it left unspent
     loop_stopped: bool = False
     loop_tokens_saved: int = 0
+    #: the engine refused a step (e.g. a server's "context too long"); the response ends there
+    error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -35,6 +35,16 @@ ENGINE_ARGS = {
 }
 
 
+def serve_args(**extra) -> list[str]:
+    """ENGINE_ARGS as ``vllm serve`` flags, so a served model computes like the in-process one."""
+    flags = []
+    for key, value in {**ENGINE_ARGS, **extra}.items():
+        flags.append("--" + key.replace("_", "-"))
+        if value is not True:
+            flags.append(str(value))
+    return flags
+
+
 def engine_args_string(path: Path | str, **extra) -> str:
     args = {"pretrained": str(path), **ENGINE_ARGS, **extra}
     return ",".join(f"{k}={v}" for k, v in args.items())
@@ -78,6 +88,16 @@ def vllm_lm(smollm2_dir):
     from s1_eval.lm import S1VLLM
 
     return S1VLLM(pretrained=str(smollm2_dir), **ENGINE_ARGS)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(smollm2_dir):
+    """One real ``vllm serve`` of SmolLM2 for every test that needs a server (stopped at the end)."""
+    from s1_eval.engines.local_server import LocalServer
+
+    server = LocalServer(smollm2_dir, *serve_args()).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
