@@ -107,13 +107,13 @@ def test_a_continued_chunk_is_not_a_suppression():
     assert out.trace.suppressions == 1 and not out.trace.loop_stopped
 
 
-def lm_eval_on_a_looping_problem(smollm2_dir, output, **extra):
+def lm_eval_on_a_looping_problem(smollm2_dir, output, model="s1_vllm", model_args=None, **extra):
     """The stock demo (`s1-eval demo --stock`) at budget 512 on its problem 20, where SmolLM2,
     after its "Wait", repeats one clause until the cap."""
     gen_kwargs = {**STOCK_GEN_KWARGS, "max_tokens_thinking": 512, "max_gen_toks": 640, **extra}
     lm_eval = Path(sys.executable).parent / "lm_eval"
-    command = [str(lm_eval), "--model", "s1_vllm",
-               "--model_args", engine_args_string(smollm2_dir, preset="plain"),
+    command = [str(lm_eval), "--model", model,
+               "--model_args", model_args or engine_args_string(smollm2_dir, preset="plain"),
                "--tasks", "s1_demo_arithmetic", "--apply_chat_template",
                "--samples", json.dumps({"s1_demo_arithmetic": [20]}),
                "--gen_kwargs", json.dumps(gen_kwargs),
@@ -140,3 +140,17 @@ def test_the_guard_stops_a_real_loop_through_lm_eval(smollm2_dir, tmp_path):
     [results] = list((tmp_path / "guarded").rglob("results_*.json"))
     forcing = json.loads(results.read_text())["config"]["s1_forcing"]
     assert forcing["thinking_loop_guard"] == "8:3"
+
+
+@pytest.mark.engine
+def test_the_guard_stops_the_same_loop_through_a_server(smollm2_dir, vllm_server, tmp_path):
+    guarded = lm_eval_on_a_looping_problem(
+        smollm2_dir,
+        tmp_path,
+        model="s1_server",
+        model_args=f"base_url={vllm_server.url},preset=plain",
+        thinking_loop_guard="8:3",
+    )
+    assert guarded["loop_stopped"] == 1 and guarded["cap_fired"] == 0
+    assert guarded["thinking_tokens"] < 256
+    assert guarded["resps"][0][0].count("\nThe final answer is") == 1

@@ -1,0 +1,161 @@
+"""Budget forcing through running vLLM servers: forcing vs plain generation, two servers vs one.
+
+    python bench/server_bench.py --n 16 --cap 128 --k 1 --repeats 3 --out results/bench
+
+Starts local ``vllm serve`` processes of SmolLM2 and drives them over HTTP with the
+``s1_server`` engine. (a) ``plain``: every request generates, in one concurrent burst through
+the same server and client, exactly the tokens it produced under forcing
+(``min_tokens = max_tokens = n_i``); (b) ``forced``: budget forcing through one server;
+(c) ``forced_2_servers``: the same forcing spread over two servers. The prefix cache of every
+server is reset before each run (the dev-mode endpoint), runs are interleaved and the median of
+``--repeats`` is reported. Not a test: timings depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from forcing_bench import chat_prompts, make_settings
+
+from s1_eval.engines.local_server import LocalServer
+from s1_eval.engines.server import ServerEngine, ServerSettings
+from s1_eval.engines.tokenizer import load_tokenizer
+from s1_eval.forcing import GenerationStep, force_generate
+from s1_eval.smollm2 import ensure_smollm2
+
+SERVE_FLAGS = ("--dtype", "float32", "--max-model-len", "2048", "--block-size", "32",
+               "--enforce-eager", "--seed", "0")  # fmt: skip
+#: the dev-mode API adds POST /reset_prefix_cache, so no run profits from another's cache
+SERVER_ENV = {"VLLM_SERVER_DEV_MODE": "1", "VLLM_CPU_KVCACHE_SPACE": "2"}
+
+
+def reset(servers: list[LocalServer]) -> None:
+    for server in servers:
+        root = server.url.removesuffix("/v1")
+        urllib.request.urlopen(urllib.request.Request(f"{root}/reset_prefix_cache", method="POST"))
+
+
+def forced(engine: ServerEngine, prompts, settings) -> tuple[float, list[int], list[str]]:
+    start = time.perf_counter()
+    outputs = force_generate(engine, prompts, settings)
+    wall = time.perf_counter() - start
+    tokens = [o.trace.thinking_tokens + o.trace.answer_tokens for o in outputs]
+    return wall, tokens, [str(o) for o in outputs]
+
+
+def plain(engine: ServerEngine, prompts, lengths, sampling) -> float:
+    """One concurrent burst: request i generates exactly lengths[i] tokens, no forcing."""
+    start = time.perf_counter()
+    for i, (prompt, n) in enumerate(zip(prompts, lengths, strict=True)):
+        engine.submit(i, GenerationStep(tuple(prompt), n, sampling, min_tokens=n))
+    produced = {}
+    while len(produced) < len(prompts):
+        produced.update({key: len(r.token_ids) for key, r in engine.collect()})
+    wall = time.perf_counter() - start
+    if [produced[i] for i in range(len(prompts))] != list(lengths):
+        raise RuntimeError("plain generation did not produce the asked lengths")
+    return wall
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    model = str(ensure_smollm2())
+    tokenizer = load_tokenizer(model)
+    prompts = chat_prompts(tokenizer, args.n)
+    settings = make_settings(args.cap, args.k, "Wait", args.answer_tokens, preset="plain")
+    env = {**os.environ, **SERVER_ENV}
+    first = LocalServer(model, *SERVE_FLAGS, env=env).start()
+    second = LocalServer(model, *SERVE_FLAGS, env=env).start()
+    try:
+        one = ServerEngine([first.url.removesuffix("/v1")], ServerSettings(model, args.n),
+                           tokenizer, 2048)  # fmt: skip
+        two = ServerEngine([s.url.removesuffix("/v1") for s in (first, second)],
+                           ServerSettings(model, args.n), tokenizer, 2048)  # fmt: skip
+        walls: dict[str, list[float]] = {"plain": [], "forced": [], "forced_2_servers": []}
+        lengths: list[int] = []
+        outputs: list[str] = []
+        for _ in range(args.repeats):
+            reset([first])
+            wall, lengths, outputs = forced(one, prompts, settings)
+            walls["forced"].append(wall)
+            reset([first])
+            walls["plain"].append(plain(one, prompts, lengths, settings.sampling))
+            reset([first, second])
+            wall, _, outputs_two = forced(two, prompts, settings)
+            walls["forced_2_servers"].append(wall)
+            if outputs_two != outputs:
+                raise RuntimeError("two servers gave other outputs than one (greedy float32)")
+        per_server = [s.steps for s in two.servers]
+        one.close()
+        two.close()
+    finally:
+        first.stop()
+        second.stop()
+    median = {path: statistics.median(w) for path, w in walls.items()}
+    return {
+        "setup": {
+            "n": args.n,
+            "cap": args.cap,
+            "k": args.k,
+            "answer_tokens": args.answer_tokens,
+            "repeats": args.repeats,
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "tokens": sum(lengths),
+        },
+        "walls": walls,
+        "median_s": median,
+        "forced_over_plain": round(median["forced"] / median["plain"], 3),
+        "two_over_one": round(median["forced_2_servers"] / median["forced"], 3),
+        "steps_per_server_two": per_server,
+        "same_outputs_two_servers": True,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    setup, median = result["setup"], result["median_s"]
+    lines = [
+        f"{setup['n']} requests, cap {setup['cap']}, k={setup['k']}, {setup['tokens']} tokens, "
+        f"median of {setup['repeats']}, {setup['cpus']} CPU cores",
+        "",
+        "| path | wall s (median) | tokens/s |",
+        "|---|---|---|",
+    ]
+    for path, wall in median.items():
+        lines.append(f"| {path} | {wall:.2f} | {setup['tokens'] / wall:.1f} |")
+    lines += [
+        "",
+        f"forced / plain: {result['forced_over_plain']}; two servers / one: "
+        f"{result['two_over_one']} (steps per server: {result['steps_per_server_two']})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--cap", type=int, default=128)
+    parser.add_argument("--k", type=int, default=1)
+    parser.add_argument("--answer-tokens", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    result = run(args)
+    text = markdown(result)
+    print(text)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "server_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / "server_bench.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
