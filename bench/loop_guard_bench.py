@@ -15,8 +15,6 @@ import argparse
 import json
 import os
 import platform
-import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,24 +23,15 @@ if __name__ == "__main__":
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from sweep_bench import timed_sweep
+
 from s1_eval.demo import STOCK_TASK, stock_config
 from s1_eval.smollm2 import ensure_smollm2
-from s1_eval.sweep import build_lm, make_task_manager, run_sweep
+from s1_eval.sweep import build_lm, make_task_manager
 
 
 def run_path(lm, config, task_manager) -> dict:
-    engine = lm.engine
-    engine.llm.reset_prefix_cache()
-    before = engine.stats["generated_tokens"]
-    with tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        run_sweep(config, out, lm=lm, log=lambda _: None, task_manager=task_manager, share=False)
-        seconds = time.perf_counter() - started
-        rows = [
-            json.loads(line)
-            for path in Path(out).rglob("samples_*.jsonl")
-            for line in path.read_text().splitlines()
-        ]
+    seconds, generated, rows = timed_sweep(lm, config, False, task_manager)
     thinking = [row["thinking_tokens"] for row in rows]
     return {
         "samples": len(rows),
@@ -50,7 +39,7 @@ def run_path(lm, config, task_manager) -> dict:
         "capped": sum(row["cap_fired"] for row in rows),
         "thinking_mean": round(sum(thinking) / len(rows), 1),
         "thinking_total": sum(thinking),
-        "generated_tokens": engine.stats["generated_tokens"] - before,
+        "generated_tokens": generated,
         "accuracy_pct": round(100 * sum(row["exact_match"] for row in rows) / len(rows), 1),
         "seconds": round(seconds, 1),
     }

@@ -35,7 +35,8 @@ from s1_eval.smollm2 import ensure_smollm2
 from s1_eval.sweep import SweepConfig, build_lm, make_task_manager, run_sweep
 
 
-def run_path(lm, config: SweepConfig, share: bool, task_manager) -> dict:
+def timed_sweep(lm, config: SweepConfig, share: bool, task_manager) -> tuple[float, int, list]:
+    """Run one sweep into a scratch folder: (wall seconds, tokens the engine generated, rows)."""
     engine = lm.engine
     engine.llm.reset_prefix_cache()
     before = engine.stats["generated_tokens"]
@@ -48,9 +49,14 @@ def run_path(lm, config: SweepConfig, share: bool, task_manager) -> dict:
             for path in Path(out).rglob("samples_*.jsonl")
             for line in path.read_text().splitlines()
         ]
+    return seconds, engine.stats["generated_tokens"] - before, rows
+
+
+def run_path(lm, config: SweepConfig, share: bool, task_manager) -> dict:
+    seconds, tokens, rows = timed_sweep(lm, config, share, task_manager)
     return {
         "seconds": round(seconds, 2),
-        "tokens": engine.stats["generated_tokens"] - before,
+        "tokens": tokens,
         "samples": len(rows),
         "capped": sum(row["cap_fired"] for row in rows),
     }
