@@ -22,6 +22,7 @@ from lm_eval.api.instance import Instance
 
 from s1_eval.budget import parse_gen_kwargs
 from s1_eval.engines import openai_api
+from s1_eval.engines import server as served
 from s1_eval.engines.local_server import LocalServer, free_port
 from s1_eval.forcing import GenerationStep
 from tests.conftest import TINY_QUESTIONS, read_results, read_samples, serve_args
@@ -133,6 +134,22 @@ def test_lm_eval_on_a_server_equals_the_in_process_engine(
     assert results["config"]["s1_engine"] == "server"
     written = "".join(p.read_text() for p in Path(tmp_path).rglob("*.json*"))
     assert SECRET not in written and SECRET not in run.stderr + run.stdout
+
+
+@pytest.mark.engine
+def test_a_step_that_finished_before_collect_is_still_collected(vllm_server):
+    engine = served.prepare(vllm_server.url).get()
+    prompt = tuple(engine.tokenizer.encode("Hello"))
+    engine.submit("early", GenerationStep(prompt, 4, parse_gen_kwargs({}).sampling))
+    deadline = time.monotonic() + 60
+    while engine.stats["steps"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the result is queued right after it is counted
+    [(key, result)] = engine.collect()
+    assert key == "early" and len(result.token_ids) == 4
+    with pytest.raises(RuntimeError, match="no request in flight"):
+        engine.collect()
+    engine.close()
 
 
 @pytest.mark.engine

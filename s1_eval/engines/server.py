@@ -129,6 +129,7 @@ class ServerEngine:
         self._home: dict[str, _Server] = {}  # prompt head -> the server caching it
         self._done: queue.Queue = queue.Queue()
         self._flights: dict[int, _Flight] = {}
+        self._pending = 0  # submitted steps whose result collect() has not returned yet
         self._ready: list[tuple[Hashable, StepResult]] = []
         self._lock = threading.Lock()
         self.stats = {"steps": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0,
@@ -150,13 +151,14 @@ class ServerEngine:
         flight = _Flight(key, step, min(step.max_tokens, room))
         with self._lock:
             self._flights[id(flight)] = flight
+        self._pending += 1
         flight.future = asyncio.run_coroutine_threadsafe(self._run(flight), self._loop)
 
     def collect(self) -> list[tuple[Hashable, StepResult]]:
         if self._ready:
             ready, self._ready = self._ready, []
             return ready
-        if not self._flights:
+        if not self._pending:
             raise RuntimeError("collect() called with no request in flight")
         finished = [self._done.get()]
         while not self._done.empty():
@@ -165,6 +167,7 @@ class ServerEngine:
             if isinstance(item, BaseException):
                 self.cancel()
                 raise item
+        self._pending -= len(finished)
         return finished
 
     def cancel(self) -> None:
@@ -173,6 +176,7 @@ class ServerEngine:
             flights, self._flights = list(self._flights.values()), {}
         for flight in flights:
             flight.future.cancel()
+        self._pending = 0
         self._ready.clear()
         while not self._done.empty():
             self._done.get_nowait()
