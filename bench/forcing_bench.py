@@ -35,7 +35,8 @@ if __name__ == "__main__":
 
 from s1_eval.budget import GenerationSettings, parse_gen_kwargs
 from s1_eval.engines.vllm import VLLMEngine, sampling_params
-from s1_eval.forcing import GenerationStep, StepResult, force_generate
+from s1_eval.forcing import force_generate
+from s1_eval.steps import GenerationStep, StepResult
 from s1_eval.trace import ForcedText
 
 PATHS = ("plain", "rounds", "continuous")

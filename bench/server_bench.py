@@ -28,8 +28,9 @@ from forcing_bench import chat_prompts, make_settings
 from s1_eval.engines.local_server import LocalServer
 from s1_eval.engines.server import ServerEngine, ServerSettings
 from s1_eval.engines.tokenizer import load_tokenizer
-from s1_eval.forcing import GenerationStep, force_generate
+from s1_eval.forcing import force_generate
 from s1_eval.smollm2 import ensure_smollm2
+from s1_eval.steps import GenerationStep
 
 SERVE_FLAGS = ("--dtype", "float32", "--max-model-len", "2048", "--block-size", "32",
                "--enforce-eager", "--seed", "0")  # fmt: skip

@@ -11,69 +11,13 @@ only the strings we insert are tokenized. Imports no engine: adapters live in ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
 
 from s1_eval.budget import GenerationSettings, Sampling
 from s1_eval.loop_guard import CHECK_EVERY, LoopWatch
+from s1_eval.steps import Engine, GenerationStep, Phase, StepResult, Tokenizer
 from s1_eval.trace import ForcedText, Trace
-
-Phase = Literal["thinking", "answer"]
-
-
-@dataclass(frozen=True)
-class GenerationStep:
-    """One request to an engine: continue ``prompt_token_ids`` under these limits."""
-
-    prompt_token_ids: tuple[int, ...]
-    max_tokens: int
-    sampling: Sampling
-    stop: tuple[str, ...] = ()
-    stop_token_ids: tuple[int, ...] = ()
-    min_tokens: int = 0
-    phase: Phase = "thinking"
-    #: how many leading ids are the request's own prompt (every step of the request starts
-    #: with them): an engine spreading steps over servers keeps equal heads on one server
-    head_len: int = 0
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """What an engine returns for a step.
-
-    ``token_ids`` are all generated ids, including a matched stop token / EOS; ``text`` is the
-    decoded output without the stop string; ``stop_reason`` is the matched stop string or stop
-    token id, None for EOS or when the length limit was hit. ``finish_reason="error"`` means
-    the engine refused the step (``error`` says why): the request ends there.
-    """
-
-    token_ids: tuple[int, ...]
-    text: str
-    finish_reason: Literal["stop", "length", "error"]
-    stop_reason: str | int | None = None
-    error: str | None = None
-
-
-class Tokenizer(Protocol):
-    """The slice of a tokenizer the loop needs."""
-
-    eos_token_ids: frozenset[int]
-    vocab_size: int  # ids at or above it are not real tokens (padded embedding rows)
-
-    def encode(self, text: str) -> list[int]: ...
-
-    def decode(self, token_ids: Sequence[int]) -> str: ...
-
-
-class Engine(Protocol):
-    """An engine runs steps; ``collect`` blocks until at least one submitted step finished."""
-
-    tokenizer: Tokenizer
-
-    def submit(self, key: Hashable, step: GenerationStep) -> None: ...
-
-    def collect(self) -> list[tuple[Hashable, StepResult]]: ...
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from s1_eval.forcing import Engine, GenerationStep, StepResult
+from s1_eval.steps import Engine, GenerationStep, StepResult
 
 
 def shareable(step: GenerationStep) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable, Sequence
 
-from s1_eval.forcing import GenerationStep, StepResult
+from s1_eval.steps import GenerationStep, StepResult
 
 SPECIAL = {"<EOS>": 2, "<|im_start|>": 1}
 PIECES = ["ab", "Final", "Wait"]  # multi-character tokens, to test stops inside a token

@@ -24,7 +24,7 @@ from s1_eval.budget import parse_gen_kwargs
 from s1_eval.engines import openai_api
 from s1_eval.engines import server as served
 from s1_eval.engines.local_server import LocalServer, free_port
-from s1_eval.forcing import GenerationStep
+from s1_eval.steps import GenerationStep
 from tests.conftest import TINY_QUESTIONS, read_results, read_samples, serve_args
 
 STARTED = "s1-eval: starting the"

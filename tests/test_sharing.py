@@ -11,8 +11,9 @@ from collections.abc import Hashable, Sequence
 import pytest
 
 from s1_eval.budget import parse_gen_kwargs
-from s1_eval.forcing import GenerationStep, StepResult, force_generate, force_generate_many
+from s1_eval.forcing import force_generate, force_generate_many
 from s1_eval.sharing import SharedSteps, StepStore, StoredStep, cut, signature
+from s1_eval.steps import GenerationStep, StepResult
 from tests.fake_engine import FakeTokenizer
 
 STOP_EVERY = {"thinking": 11, "answer": 5}

@@ -15,7 +15,7 @@ from typing import Any
 
 from s1_eval.engines.lazy import LazyEngine, logger
 from s1_eval.engines.tokenizer import HFTokenizer, load_tokenizer
-from s1_eval.forcing import GenerationStep, StepResult
+from s1_eval.steps import GenerationStep, StepResult
 
 
 def resolve_device(device: str | None) -> str:

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from s1_eval.forcing import GenerationStep, StepResult
+from s1_eval.steps import GenerationStep, StepResult
 
 logger = logging.getLogger("lm_eval.models.s1_eval")
 

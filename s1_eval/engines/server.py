@@ -34,7 +34,7 @@ from s1_eval.engines.openai_api import (
     step_result,
 )
 from s1_eval.engines.tokenizer import load_tokenizer
-from s1_eval.forcing import GenerationStep, StepResult
+from s1_eval.steps import GenerationStep, StepResult
 
 logger = logging.getLogger("lm_eval.models.s1_eval")
 
