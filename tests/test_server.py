@@ -83,6 +83,30 @@ def test_every_sampling_setting_is_sent_so_server_defaults_cannot_change_a_step(
     assert body["stop"] == ["x"] and body["stop_token_ids"] == [7]
 
 
+def test_steps_of_one_prompt_stay_on_one_server_and_new_prompts_go_to_the_least_busy():
+    engine = served.ServerEngine(
+        ["http://127.0.0.1:1", "http://127.0.0.1:2"], served.ServerSettings("m"), None, 2048
+    )
+    first, second = engine.servers
+    sampling = parse_gen_kwargs({}).sampling
+
+    def step(prompt, thinking=()):
+        return GenerationStep((*prompt, *thinking), 8, sampling, head_len=len(prompt))
+
+    first.outstanding = 100
+    assert engine._server_for(step((1, 2, 3))) is second  # least outstanding work
+    second.outstanding = 500
+    # a continuation (same head, more thinking) and a sweep's other budget go back to it
+    assert engine._server_for(step((1, 2, 3), thinking=(9, 9))) is second
+    assert engine._server_for(step((4, 5))) is first
+    second.healthy = False
+    assert engine._server_for(step((1, 2, 3), thinking=(9,))) is first
+    first.healthy = False
+    with pytest.raises(served.ServerUnavailable, match="127.0.0.1:1, http://127.0.0.1:2"):
+        engine._server_for(step((1, 2, 3)))
+    engine.close()
+
+
 def test_no_server_reachable_is_one_error_before_generation(tiny_task_dir, tmp_path):
     urls = f"http://127.0.0.1:{free_port()}/v1;http://127.0.0.1:{free_port()}/v1"
     began = time.perf_counter()
