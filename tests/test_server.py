@@ -102,7 +102,7 @@ def test_steps_of_one_prompt_stay_on_one_server_and_new_prompts_go_to_the_least_
     second.healthy = False
     assert engine._server_for(step((1, 2, 3), thinking=(9,))) is first
     first.healthy = False
-    with pytest.raises(served.ServerUnavailable, match="127.0.0.1:1, http://127.0.0.1:2"):
+    with pytest.raises(served.ServerUnavailable, match=r"127\.0\.0\.1:1, http://127\.0\.0\.1:2"):
         engine._server_for(step((1, 2, 3)))
     engine.close()
 
