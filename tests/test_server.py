@@ -268,6 +268,36 @@ def test_a_server_killed_mid_run_hands_its_steps_to_the_other(
     assert_same_as_in_process(vllm_lm, read_samples(tmp_path, "s1_test_arith"))
 
 
+@pytest.mark.engine
+def test_a_dropped_server_takes_new_prompts_once_it_is_back(vllm_server, smollm2_dir, monkeypatch):
+    monkeypatch.setattr(served, "READMIT_S", 0.5)
+    monkeypatch.setattr(served, "BACKOFF_S", 0.1)
+    sampling = parse_gen_kwargs({}).sampling
+    with LocalServer(smollm2_dir, *serve_args()) as flaky:
+        engine = served.prepare(f"{vllm_server.url};{flaky.url}", max_retries=1).get()
+        first, second = engine.servers
+
+        def run(prompts: list[str]) -> None:
+            for i, text in enumerate(prompts):
+                ids = tuple(engine.tokenizer.encode(text))
+                engine.submit(i, GenerationStep(ids, 8, sampling, head_len=len(ids)))
+            done = 0
+            while done < len(prompts):
+                done += len(engine.collect())
+
+        flaky.kill()
+        run(["What is 2 + 3?", "What is 7 + 8?", "Name a colour."])
+        assert not second.healthy and second.steps == 0 and first.steps == 3
+        flaky.start()  # the same port: a restarted node
+        deadline = time.monotonic() + 60
+        while not second.healthy and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert second.healthy, "the restarted server was not taken back"
+        run(["What is 6 times 7?", "Why is the sky blue?", "What is 9 - 9?", "Count to three."])
+        assert second.steps >= 1, "a server that is back takes new prompts"
+        engine.close()
+
+
 def cached_responses(db: Path) -> int:
     if not db.exists():
         return 0

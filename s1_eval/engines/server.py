@@ -8,7 +8,8 @@ Steps run concurrently (asyncio on a background thread, at most ``num_concurrent
 and each request continues the moment its step returns. A new request goes to the server with
 the least outstanding work; its later steps (and every other request with the same prompt, such
 as a sweep's budgets) go back to that server, whose prefix cache holds the prompt. A server
-that keeps failing after ``max_retries`` retries is dropped and its steps move to the others.
+that keeps failing after ``max_retries`` retries is dropped and its steps move to the others;
+it takes new prompts again once its ``/health`` answers.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ logger = logging.getLogger("lm_eval.models.s1_eval")
 
 #: first retry waits this long, each further one twice as long
 BACKOFF_S = 0.5
+#: a dropped server's /health is asked this often; it takes steps again once it answers
+READMIT_S = 5.0
 #: HTTP statuses that say "try again" rather than "this request is wrong"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -127,6 +130,7 @@ class ServerEngine:
         self.max_model_len = max_len
         self.servers = [_Server(root) for root in roots]
         self._home: dict[str, _Server] = {}  # prompt head -> the server caching it
+        self._watchers: set[asyncio.Future] = set()  # one per dropped server, until it is back
         self._done: queue.Queue = queue.Queue()
         self._flights: dict[int, _Flight] = {}
         self._pending = 0  # submitted steps whose result collect() has not returned yet
@@ -238,7 +242,23 @@ class ServerEngine:
                     server.root,
                     self.settings.max_retries + 1,
                 )
+                watcher = asyncio.ensure_future(self._readmit(server))
+                self._watchers.add(watcher)  # held, or the loop could drop the task
+                watcher.add_done_callback(self._watchers.discard)
             self.stats["moved"] += 1
+
+    async def _readmit(self, server: _Server) -> None:
+        """Take a dropped server back once its /health answers (a restarted node)."""
+        import aiohttp
+
+        while not server.healthy:
+            await asyncio.sleep(READMIT_S)
+            try:
+                async with self._session.get(f"{server.root}/health") as response:
+                    server.healthy = response.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                continue
+        logger.warning("s1_server: %s answers again; it takes new prompts", server.root)
 
     async def _try_server(self, server: _Server, body: dict, work: int) -> StepResult | None:
         """The step's result from this server, or None once it failed every retry."""
