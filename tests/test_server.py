@@ -9,6 +9,7 @@ an error naming it, and ``--use_cache`` keeps what had finished.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sqlite3
 import subprocess
@@ -80,7 +81,32 @@ def test_every_sampling_setting_is_sent_so_server_defaults_cannot_change_a_step(
     assert {f.name for f in dataclasses.fields(sampling)} <= set(body)
     assert body["prompt"] == [1, 2] and body["max_tokens"] == 20 and body["min_tokens"] == 2
     assert body["return_token_ids"] is True and body["skip_special_tokens"] is False
+    assert body["stream"] is True, "streamed: the timeout is a silence, not a step's length"
     assert body["stop"] == ["x"] and body["stop_token_ids"] == [7]
+
+
+def test_a_stream_split_anywhere_assembles_to_the_same_step():
+    events = [
+        {"choices": [{"text": "Hel", "token_ids": [1, 2], "finish_reason": None}]},
+        {"choices": [{"text": "lo", "token_ids": [3], "finish_reason": None}]},
+        {"choices": [{"text": "", "token_ids": [4], "finish_reason": "stop", "stop_reason": 4}]},
+        {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 4}},
+    ]
+    wire = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
+    for size in (1, 7, len(wire)):
+        stream = openai_api.StreamedStep()
+        done = [stream.feed_bytes(wire[i : i + size]) for i in range(0, len(wire), size)]
+        assert done[-1] and not any(done[:-1])
+        result = stream.result()
+        assert (result.token_ids, result.text, result.finish_reason) == (
+            (1, 2, 3, 4),
+            "Hello",
+            "stop",
+        )
+        assert result.stop_reason == 4 and stream.usage["completion_tokens"] == 4
+    stream = openai_api.StreamedStep()
+    stream.feed({"error": {"message": "boom", "code": 500}})
+    assert stream.result().finish_reason == "error" and stream.result().error == "boom"
 
 
 def test_steps_of_one_prompt_stay_on_one_server_and_new_prompts_go_to_the_least_busy():

@@ -2,8 +2,9 @@
 
     roots, card = probe(split_urls("http://a:8000/v1;http://b:8000/v1"), model=None)
 
-A step goes out as prompt token ids with every sampling field set and comes back with its
-generated token ids (``return_token_ids``), so continuations never re-tokenize text.
+A step goes out as prompt token ids with every sampling field set and streams back its
+generated token ids (``return_token_ids``), so continuations never re-tokenize text and a long
+step shows it is alive.
 """
 
 from __future__ import annotations
@@ -121,15 +122,61 @@ def request_body(model: str, step: GenerationStep, max_tokens: int) -> dict[str,
         "stop_token_ids": list(step.stop_token_ids),
         "skip_special_tokens": False,
         "return_token_ids": True,
+        # streamed, so a long step shows it is alive: the timeout is the longest silence
+        "stream": True,
+        "stream_options": {"include_usage": True},
     }
 
 
-def step_result(choice: dict[str, Any]) -> StepResult:
-    """A completions choice as the forcing loop's ``StepResult`` (as ``engines.vllm`` does)."""
-    finish = "stop" if choice.get("finish_reason") == "stop" else "length"
-    return StepResult(
-        token_ids=tuple(choice["token_ids"]),
-        text=choice["text"],
-        finish_reason=finish,
-        stop_reason=choice.get("stop_reason"),
-    )
+class StreamedStep:
+    """Assembles one streamed completion: ``feed`` each SSE chunk, then ``result()``.
+
+    Chunks carry text and token-id deltas; the last choice chunk carries the finish and stop
+    reason, a final chunk the usage. ``error`` is set when the server reported one mid-stream.
+    """
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.token_ids: list[int] = []
+        self.finish_reason: str | None = None
+        self.stop_reason: str | int | None = None
+        self.usage: dict[str, Any] = {}
+        self.error: str | None = None
+        self._buffer = b""
+
+    def feed_bytes(self, data: bytes) -> bool:
+        """Take raw bytes off the wire; True once the stream's ``[DONE]`` arrived."""
+        self._buffer += data
+        *events, self._buffer = self._buffer.split(b"\n\n")
+        for event in events:
+            payload = event.decode("utf-8").strip().removeprefix("data:").strip()
+            if payload == "[DONE]":
+                return True
+            if payload:
+                self.feed(json.loads(payload))
+        return False
+
+    def feed(self, chunk: dict[str, Any]) -> None:
+        if "error" in chunk:
+            error = chunk["error"]
+            self.error = str(error.get("message", error) if isinstance(error, dict) else error)
+            return
+        self.usage = chunk.get("usage") or self.usage
+        for choice in chunk.get("choices") or ():
+            self.text.append(choice.get("text") or "")
+            self.token_ids.extend(choice.get("token_ids") or ())
+            if choice.get("finish_reason") is not None:
+                self.finish_reason = choice["finish_reason"]
+                self.stop_reason = choice.get("stop_reason")
+
+    def result(self) -> StepResult:
+        """The step as the forcing loop's ``StepResult`` (as ``engines.vllm`` reports it)."""
+        if self.error is not None:
+            return StepResult((), "", "error", error=self.error)
+        return StepResult(
+            token_ids=tuple(self.token_ids),
+            text="".join(self.text),
+            # "abort" and friends count as length, so the request closes instead of looping
+            finish_reason="stop" if self.finish_reason == "stop" else "length",
+            stop_reason=self.stop_reason,
+        )

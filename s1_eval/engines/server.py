@@ -2,8 +2,9 @@
 
     engine = prepare("http://node1:8000/v1;http://node2:8000/v1", model="s1.1-32B").get()
 
-Every step goes to the OpenAI-compatible completions API as prompt **token ids** and comes back
-with its generated token ids (``return_token_ids``), so a continuation never re-tokenizes text.
+Every step goes to the OpenAI-compatible completions API as prompt **token ids** and streams
+back its generated token ids (``return_token_ids``), so a continuation never re-tokenizes text;
+``timeout`` is the longest silence allowed, not a step's length.
 Steps run concurrently (asyncio on a background thread, at most ``num_concurrent`` in flight)
 and each request continues the moment its step returns. A new request goes to the server with
 the least outstanding work; its later steps (and every other request with the same prompt, such
@@ -28,11 +29,11 @@ from typing import Any
 
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.openai_api import (
+    StreamedStep,
     headers,
     probe,
     request_body,
     split_urls,
-    step_result,
 )
 from s1_eval.engines.tokenizer import load_tokenizer
 from s1_eval.steps import GenerationStep, StepResult
@@ -196,7 +197,10 @@ class ServerEngine:
     async def _open_session(self):
         import aiohttp
 
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        # no limit on a whole step (long thinking is fine); a silent server counts as failed
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=min(self.settings.timeout, 30), sock_read=self.settings.timeout
+        )
         return aiohttp.ClientSession(timeout=timeout, headers=headers())
 
     def _server_for(self, step: GenerationStep) -> _Server:
@@ -274,15 +278,24 @@ class ServerEngine:
             server.outstanding += work
             try:
                 async with self._session.post(url, json=body) as response:
-                    payload = await response.text()
                     status = response.status
+                    if status == 200:
+                        stream = StreamedStep()
+                        async for data in response.content.iter_any():
+                            if stream.feed_bytes(data):
+                                break
+                    else:
+                        payload = await response.text()
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                logger.info("s1_server: %s: %s (attempt %d)", url, error, attempt + 1)
+                logger.info("s1_server: %s: %r (attempt %d)", url, error, attempt + 1)
                 continue
             finally:
                 server.outstanding -= work
             if status == 200:
-                return self._record(server, json.loads(payload))
+                if stream.finish_reason is None and stream.error is None:
+                    logger.info("s1_server: %s: stream cut short (attempt %d)", url, attempt + 1)
+                    continue
+                return self._record(server, stream)
             if status not in RETRY_STATUSES:
                 return self._refused(status, payload)
             logger.info("s1_server: %s: HTTP %d (attempt %d)", url, status, attempt + 1)
@@ -297,12 +310,14 @@ class ServerEngine:
         self.stats["errors"] += 1
         return StepResult((), "", "error", error=f"HTTP {status}: {str(message)[:300]}")
 
-    def _record(self, server: _Server, payload: dict[str, Any]) -> StepResult:
+    def _record(self, server: _Server, stream: StreamedStep) -> StepResult:
         server.steps += 1
-        usage = payload.get("usage") or {}
+        usage = stream.usage
         details = usage.get("prompt_tokens_details") or {}
         self.stats["steps"] += 1
         self.stats["prompt_tokens"] += usage.get("prompt_tokens") or 0
         self.stats["cached_prompt_tokens"] += details.get("cached_tokens") or 0
         self.stats["generated_tokens"] += usage.get("completion_tokens") or 0
-        return step_result(payload["choices"][0])
+        if stream.error is not None:
+            self.stats["errors"] += 1
+        return stream.result()
