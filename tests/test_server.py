@@ -144,6 +144,22 @@ def test_no_server_reachable_is_one_error_before_generation(tiny_task_dir, tmp_p
     assert time.perf_counter() - began < 120
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("num_concurrent=0", "num_concurrent=0 is invalid: expected a whole number ≥ 1"),
+        # lm-eval parses "-1" as a float
+        ("max_retries=-1", "max_retries=-1.0 is invalid: expected a whole number ≥ 0"),
+        ("timeout=0", "timeout=0 is invalid: expected seconds > 0"),
+        ("num_concurent=4", "Did you mean 'num_concurrent'"),
+    ],
+)
+def test_bad_model_args_fail_before_any_server_is_asked(extra, message, tiny_task_dir, tmp_path):
+    run = lm_eval(f"base_url=http://127.0.0.1:{free_port()}/v1,{extra}", tiny_task_dir, tmp_path)
+    assert run.returncode != 0
+    assert message in last_line(run) and "No vLLM server reachable" not in run.stderr
+
+
 def test_api_key_is_not_a_model_arg(tiny_task_dir, tmp_path):
     run = lm_eval(f"base_url=http://127.0.0.1:{free_port()}/v1,api_key=x", tiny_task_dir, tmp_path)
     assert run.returncode != 0 and "export OPENAI_API_KEY" in last_line(run)

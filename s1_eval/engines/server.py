@@ -59,13 +59,12 @@ def prepare(
     trust_remote_code: bool = False,
 ) -> LazyEngine:
     """Check the servers and the arguments and load the tokenizer; nothing is generated yet."""
-    for name, value in (("num_concurrent", num_concurrent), ("max_retries", max_retries)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < (name == "num_concurrent")
-        ):
-            raise ValueError(f"{name}={value!r} is invalid: expected a whole number ≥ 1.")
+    for name, value, least in (
+        ("num_concurrent", num_concurrent, 1),
+        ("max_retries", max_retries, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name}={value!r} is invalid: expected a whole number ≥ {least}.")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError(f"timeout={timeout!r} is invalid: expected seconds > 0.")
     roots, card = probe(split_urls(base_url), model)
