@@ -236,6 +236,10 @@ class SharedSteps:
             return
         group = self._groups.pop(key)
         del self._in_flight[group.sig]
+        if result.finish_reason == "error":
+            # never stored (a rerun may succeed); every member ends with the engine's refusal
+            self._ready.extend((member, result) for member, _ in group.waiting)
+            return
         if group.prefix is not None:
             result = self._joined(group, result)
         self.store.put(group.sig, StoredStep(result, group.step.max_tokens))

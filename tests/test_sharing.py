@@ -128,6 +128,25 @@ def test_identical_steps_run_once():
     assert results["a"] == results["b"] and engine.stats["engine_steps"] == 1
 
 
+class RefusingModel(PrefixModel):
+    """Refuses every step, as a server answering HTTP 400."""
+
+    def _run(self, step: GenerationStep) -> StepResult:
+        return StepResult((), "", "error", error="HTTP 400: too long")
+
+
+def test_a_refused_shared_step_ends_every_member_and_is_not_stored(tmp_path):
+    store = StepStore(tmp_path / "steps.jsonl")
+    engine = SharedSteps(RefusingModel(), store)
+    sampling = parse_gen_kwargs({}).sampling
+    engine.submit("a", GenerationStep((5, 6), 30, sampling))
+    engine.submit("b", GenerationStep((5, 6), 10, sampling))
+    results = dict(engine.collect())
+    assert {k: r.finish_reason for k, r in results.items()} == {"a": "error", "b": "error"}
+    assert engine.stats["engine_steps"] == 1
+    assert not store.steps and not (tmp_path / "steps.jsonl").exists()
+
+
 @pytest.mark.parametrize(
     ("stored", "asked", "max_tokens", "expected"),
     [
