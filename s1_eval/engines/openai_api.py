@@ -1,4 +1,4 @@
-"""vLLM's OpenAI-compatible completions API: server URLs, the check before a run, one step's wire form.
+"""vLLM's OpenAI-compatible completions API: server URLs, the check before a run, a step's wire form.
 
     roots, card = probe(split_urls("http://a:8000/v1;http://b:8000/v1"), model=None)
 
@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from s1_eval.engines.vllm import as_step_result, sampling_fields
 from s1_eval.steps import GenerationStep, StepResult
 
 logger = logging.getLogger("lm_eval.models.s1_eval")
@@ -99,28 +100,12 @@ def probe(roots: list[str], model: str | None, timeout: float = 10.0) -> tuple[l
 
 
 def request_body(model: str, step: GenerationStep, max_tokens: int) -> dict[str, Any]:
-    """One step as a completions request: token ids in, token ids out, nothing left to defaults.
-
-    Every sampling field is sent, so the server's generation-config defaults cannot change a
-    step (the in-process engine runs with exactly these values).
-    """
-    s = step.sampling
+    """One step as a completions request: token ids in, token ids out, every sampling field set
+    (the server's generation-config defaults cannot change a step)."""
     return {
         "model": model,
         "prompt": list(step.prompt_token_ids),
-        "max_tokens": max_tokens,
-        "min_tokens": min(step.min_tokens, max_tokens),
-        "temperature": s.temperature,
-        "top_p": s.top_p,
-        "top_k": s.top_k if s.top_k > 0 else -1,
-        "min_p": s.min_p,
-        "seed": s.seed,
-        "repetition_penalty": s.repetition_penalty,
-        "presence_penalty": s.presence_penalty,
-        "frequency_penalty": s.frequency_penalty,
-        "stop": list(step.stop),
-        "stop_token_ids": list(step.stop_token_ids),
-        "skip_special_tokens": False,
+        **sampling_fields(step, max_tokens),
         "return_token_ids": True,
         # streamed, so a long step shows it is alive: the timeout is the longest silence
         "stream": True,
@@ -173,10 +158,6 @@ class StreamedStep:
         """The step as the forcing loop's ``StepResult`` (as ``engines.vllm`` reports it)."""
         if self.error is not None:
             return StepResult((), "", "error", error=self.error)
-        return StepResult(
-            token_ids=tuple(self.token_ids),
-            text="".join(self.text),
-            # "abort" and friends count as length, so the request closes instead of looping
-            finish_reason="stop" if self.finish_reason == "stop" else "length",
-            stop_reason=self.stop_reason,
+        return as_step_result(
+            self.token_ids, "".join(self.text), self.finish_reason, self.stop_reason
         )

@@ -103,40 +103,54 @@ def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
     )
 
 
+def sampling_fields(step: GenerationStep, max_tokens: int) -> dict[str, Any]:
+    """One engine-agnostic step as vLLM's sampling fields (``SamplingParams`` or a request body).
+
+    Every field is set, so neither engine falls back to a default of its own; the served and
+    the in-process engine compute a step from exactly the same values.
+    """
+    s = step.sampling
+    return {
+        "max_tokens": max_tokens,
+        "min_tokens": min(step.min_tokens, max_tokens),
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+        "top_k": s.top_k if s.top_k > 0 else -1,
+        "min_p": s.min_p,
+        "seed": s.seed,
+        "repetition_penalty": s.repetition_penalty,
+        "presence_penalty": s.presence_penalty,
+        "frequency_penalty": s.frequency_penalty,
+        "stop": list(step.stop),
+        "stop_token_ids": list(step.stop_token_ids),
+        "skip_special_tokens": False,
+    }
+
+
 def sampling_params(step: GenerationStep, max_tokens: int):
     """Translate one engine-agnostic step into vLLM ``SamplingParams``."""
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    s = step.sampling
     return SamplingParams(
-        max_tokens=max_tokens,
-        min_tokens=min(step.min_tokens, max_tokens),
-        temperature=s.temperature,
-        top_p=s.top_p,
-        top_k=s.top_k if s.top_k > 0 else -1,
-        min_p=s.min_p,
-        seed=s.seed,
-        repetition_penalty=s.repetition_penalty,
-        presence_penalty=s.presence_penalty,
-        frequency_penalty=s.frequency_penalty,
-        stop=list(step.stop) or None,
-        stop_token_ids=list(step.stop_token_ids) or None,
-        skip_special_tokens=False,
-        output_kind=RequestOutputKind.FINAL_ONLY,
+        **sampling_fields(step, max_tokens), output_kind=RequestOutputKind.FINAL_ONLY
     )
+
+
+def as_step_result(
+    token_ids, text: str, finish_reason: str | None, stop_reason: str | int | None
+) -> StepResult:
+    """vLLM's finish of a step as the forcing loop's ``StepResult``."""
+    # "abort" and friends count as length, so the request closes instead of looping
+    finish = "stop" if finish_reason == "stop" else "length"
+    return StepResult(tuple(token_ids), text, finish, stop_reason)
 
 
 def step_result(output: Any) -> StepResult:
     """A finished vLLM ``RequestOutput`` as the forcing loop's ``StepResult``."""
     completion = output.outputs[0]
-    # "abort" and friends count as length, so the request closes instead of looping
-    finish = "stop" if completion.finish_reason == "stop" else "length"
-    return StepResult(
-        token_ids=tuple(completion.token_ids),
-        text=completion.text,
-        finish_reason=finish,
-        stop_reason=completion.stop_reason,
+    return as_step_result(
+        completion.token_ids, completion.text, completion.finish_reason, completion.stop_reason
     )
 
 
