@@ -26,6 +26,8 @@ __all__ = [
 ]  # re-exported: the s1 text format lives in s1_format
 
 AUTO = "auto"
+#: words for "no thinking cap" wherever a budget is read
+NO_CAP_WORDS = frozenset({"none", "null", "off"})
 
 
 @dataclass(frozen=True)
@@ -154,22 +156,45 @@ def _unknown_key_error(key: str) -> ValueError:
     )
 
 
+def parse_budget(value: str | int | None, key: str = "budget") -> int | str | None:
+    """A thinking budget as a user gives it (gen_kwarg, sweep grid, file): '512' -> 512,
+    'none' -> None (no cap), 'auto' -> 'auto'.
+
+    Anything else raises ValueError("<key>: <value>: expected ...")."""
+    if value is None:
+        return None
+    problem = ValueError(f"{key}: {value!r}: expected a positive integer, 'auto' or 'none'")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise problem
+    text = str(value).strip().lower()
+    if text in NO_CAP_WORDS:
+        return None
+    if text == AUTO:
+        return AUTO
+    try:
+        budget = int(text)
+    except ValueError:
+        raise problem from None
+    if budget <= 0:
+        raise problem
+    return budget
+
+
 def _unescape(text: str) -> str:
     # lm-eval's `k=v,...` syntax cannot carry a newline: accept "\n" and "\t" escapes.
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
-def _as_int(key: str, value: Any, minimum: int, allow_auto: bool = False) -> int | str:
-    if allow_auto and isinstance(value, str) and value.strip().lower() == AUTO:
-        return AUTO
+def _as_int(key: str, value: Any, minimum: int) -> int:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = int(value.strip())
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        accepted = f"an integer >= {minimum}" + (" or 'auto'" if allow_auto else "")
-        raise ValueError(f"{key}={value!r} is invalid: expected {accepted}.")
+        raise ValueError(f"{key}={value!r} is invalid: expected an integer >= {minimum}.")
     return value
 
 
@@ -296,9 +321,7 @@ def parse_gen_kwargs(
     thinking_sampling = _parse_sampling(values, "_thinking", sampling)
 
     delimiters = _delimiters(values, preset)
-    cap = values.get("max_tokens_thinking")
-    if cap is not None:
-        cap = _as_int("max_tokens_thinking", cap, 1, allow_auto=True)
+    cap = parse_budget(values.get("max_tokens_thinking"), "max_tokens_thinking")
     min_tokens = _as_int("min_tokens_thinking", values.get("min_tokens_thinking", 0), 0)
     if isinstance(cap, int) and min_tokens > cap:
         raise ValueError(

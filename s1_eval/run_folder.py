@@ -1,7 +1,7 @@
 """The run folder, in one place: its layout, the grid point ``Setting``, budget values, the -1
 "unknown" marker and atomic writes. The sweep writes run folders; samples and report read them.
 
-    folder = cell_folder("runs/x", "s1_aime24", Setting(parse_budget("512"), 2, "Wait"))
+    folder = cell_folder("runs/x", "s1_aime24", Setting(512, 2, "Wait"))
 
 Layout of a sweep's folder::
 
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s1_eval.budget import NO_CAP_WORDS
+
 SWEEP_FILE = "sweep.json"
 CELL_FILE = "cell.json"
 TRAJECTORIES_FILE = "trajectories.jsonl"
@@ -46,34 +48,9 @@ BUDGET_KEY, N_IGNORE_KEY, IGNORE_STR_KEY = (
     "thinking_n_ignore",
     "thinking_n_ignore_str",
 )
-AUTO = "auto"
-_NO_CAP = {"none", "null", "off"}
 
 
 # --------------------------------------------------------------------------- values
-
-
-def parse_budget(value: str | int | None, key: str = "budget") -> int | str | None:
-    """A budget as a user gives it: '512' -> 512, 'none' -> None (no cap), 'auto' -> 'auto'.
-
-    Anything else raises ValueError("<key>: <value>: expected ...")."""
-    if value is None:
-        return None
-    problem = ValueError(f"{key}: {value!r}: expected a positive integer, 'auto' or 'none'")
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise problem
-    text = str(value).strip().lower()
-    if text in _NO_CAP:
-        return None
-    if text == AUTO:
-        return AUTO
-    try:
-        budget = int(text)
-    except ValueError:
-        raise problem from None
-    if budget <= 0:
-        raise problem
-    return budget
 
 
 def read_count(value: Any) -> int | str | None:
@@ -86,7 +63,7 @@ def read_count(value: Any) -> int | str | None:
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     text = str(value).strip()
-    if text.lower() in {"", *_NO_CAP}:
+    if text.lower() in {"", *NO_CAP_WORDS}:
         return None
     try:
         return int(text)

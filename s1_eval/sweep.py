@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1_eval.budget import parse_budget
 from s1_eval.hardware import hardware_summary
 from s1_eval.run_folder import (
     CELL_FILE,
@@ -34,7 +35,6 @@ from s1_eval.run_folder import (
     clean_stale,
     is_finished,
     new_cell_tmp,
-    parse_budget,
     write_all_atomic,
     write_json_atomic,
 )

@@ -52,6 +52,14 @@ def test_defaults_are_greedy_without_forcing_strings():
     assert s.forcing.max_tokens_thinking is None
 
 
+def test_budget_words_are_those_of_the_sweep_grid():
+    """One vocabulary: what `s1-eval sweep --budgets` accepts, the gen_kwarg accepts too."""
+    for word in ("none", "None", "off"):
+        assert parse_gen_kwargs({"max_tokens_thinking": word}).forcing.max_tokens_thinking is None
+    assert parse_gen_kwargs({"max_tokens_thinking": " AUTO "}).forcing.max_tokens_thinking == "auto"
+    assert parse_gen_kwargs({"max_tokens_thinking": 512.0}).forcing.max_tokens_thinking == 512
+
+
 def test_do_sample_true_samples_at_temperature_one():
     assert parse_gen_kwargs({"do_sample": True}).sampling.temperature == 1.0
 

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from s1_eval.budget import parse_budget
 from s1_eval.run_folder import (
     UNKNOWN,
     Setting,
@@ -16,7 +17,6 @@ from s1_eval.run_folder import (
     clean_stale,
     known_count,
     new_cell_tmp,
-    parse_budget,
     read_count,
     replacing,
     write_all_atomic,
@@ -26,8 +26,8 @@ from s1_eval.run_folder import (
 def test_parse_budget_is_strict():
     assert parse_budget("512") == 512 and parse_budget(64) == 64
     assert parse_budget("none") is None and parse_budget(None) is None
-    assert parse_budget(" Auto ") == "auto"
-    for bad in ("0", "-3", "lots", "1.5", True, 2.0):
+    assert parse_budget(" Auto ") == "auto" and parse_budget(2.0) == 2
+    for bad in ("0", "-3", "lots", "1.5", True, 1.5):
         with pytest.raises(ValueError, match="expected a positive integer, 'auto' or 'none'"):
             parse_budget(bad)
 

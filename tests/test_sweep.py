@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from fake_lm import FakeS1LM  # noqa: E402
 
-from s1_eval.run_folder import Setting, parse_budget  # noqa: E402
+from s1_eval.budget import parse_budget  # noqa: E402
+from s1_eval.run_folder import Setting  # noqa: E402
 from s1_eval.samples import load_cells  # noqa: E402
 from s1_eval.sweep import (  # noqa: E402
     SweepConfig,
