@@ -313,16 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("runs", nargs="+", help="sweep folders, lm-eval output folders or files")
     demo = sub.add_parser(
-        "demo", help="s1 in miniature: train SmolLM2 to count, then sweep thinking budgets"
+        "demo", help="s1 in miniature: train SmolLM2 to count, then cap and extend its thinking"
     )
     demo.add_argument("--output", default=None, help="default runs/demo (--stock: runs/demo-stock)")
-    demo.add_argument("--budgets", default=None, help="comma-separated, default 8,16,24,32,48,64")
+    demo.add_argument(
+        "--budgets",
+        default=None,
+        help="cap curve budgets, comma-separated, default 8,16,32,48,64,96",
+    )
     demo.add_argument(
         "--stock", action="store_true", help="untrained SmolLM2, plain delimiters, arithmetic"
     )
     demo.add_argument("--limit", type=int, default=None, help="problems per cell (default all)")
     demo.add_argument(
-        "--train_steps", type=int, default=None, help="SFT steps (default: the recipe's 16)"
+        "--train_steps", type=int, default=None, help="SFT steps (default: the recipe's 24)"
     )
     return parser
 

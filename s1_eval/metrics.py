@@ -1,4 +1,5 @@
-"""Control, Scaling and Performance (s1 paper §3.2), per-cell statistics, maj@k and pass@k.
+"""Control, Scaling and Performance (s1 paper §3.2), per-cell statistics, paired differences,
+maj@k and pass@k.
 
     curve = curve_metrics([RunPoint(1000, 20.0, a_max=1000), RunPoint(2000, 30.0, a_max=2000)])
 
@@ -249,6 +250,49 @@ def curve_metrics(
         scaling=scaling(points),
         performance_pct=performance_pct(points),
         best_label=best.label if best else "",
+    )
+
+
+# --------------------------------------------------------------------------- paired comparison
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Accuracy of B minus A on the problems both scored, in accuracy points.
+
+    ``stderr_pct`` is the paired standard error (the stderr of the per-problem differences):
+    two settings run on the same problems share each problem's difficulty, so their
+    difference is far less noisy than two independent stderrs suggest.
+    """
+
+    n: int
+    difference_pct: float
+    stderr_pct: float | None
+    wins: int  # problems B answers correctly and A does not
+    losses: int  # the other way round
+
+    @property
+    def ties(self) -> int:
+        return self.n - self.wins - self.losses
+
+
+def paired_difference(
+    a: Sequence[SampleRecord], b: Sequence[SampleRecord]
+) -> PairedDifference | None:
+    """B − A over the doc ids both scored; None when they share fewer than two problems."""
+    scores_a = {r.doc_id: r.correct for r in a if r.correct is not None}
+    pairs = [
+        (scores_a[r.doc_id], r.correct) for r in b if r.correct is not None and r.doc_id in scores_a
+    ]
+    if len(pairs) < 2:
+        return None
+    differences = [100.0 * (y - x) for x, y in pairs]
+    return PairedDifference(
+        n=len(pairs),
+        difference_pct=sum(differences) / len(differences),
+        stderr_pct=mean_stderr(differences),
+        wins=sum(y > x for x, y in pairs),
+        losses=sum(y < x for x, y in pairs),
     )
 
 

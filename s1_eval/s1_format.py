@@ -43,9 +43,12 @@ PRESETS: dict[str, Delimiters] = {
     ),
 }
 
-#: every preset's closing delimiter: a grader reads the answer after the last of them
+#: the presets a model is trained to think in (``plain`` is for models never trained on tags)
+TRAINING_PRESETS: tuple[PresetName, ...] = ("s1", "think")
+
+#: every trained preset's closing delimiter: a grader reads the answer after the last of them
 THINKING_END_DELIMITERS: tuple[str, ...] = tuple(
-    PRESETS[name].thinking_end for name in ("s1", "think")
+    PRESETS[name].thinking_end for name in TRAINING_PRESETS
 )
 #: phrases after which the answer itself follows ("Final Answer: 42", "The final answer is 42")
 ANSWER_ANCHORS: tuple[str, ...] = (FINAL_ANSWER, PRESETS["plain"].thinking_end)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 
 import pytest
 
@@ -12,26 +14,78 @@ from s1_eval.tasks.demo import counting
 from s1_eval.trainer.data import build_s1_dataset, load_rows, resolve_columns
 
 
+def _listed(problem: str) -> list[list[str]]:
+    body = problem.split("?\n", 1)[1]
+    assert body.endswith(".") and body.count(".") == 1, "one full stop: the list's end"
+    lines = body.rstrip(".").split("\n")
+    assert all(line.startswith("- ") for line in lines)
+    return [line[2:].split(", ") for line in lines]
+
+
 def test_problems_are_seeded_and_answers_are_the_word_count():
     rows = counting.generate_problems(20, seed=3)
     assert rows == counting.generate_problems(20, seed=3)
     assert rows != counting.generate_problems(20, seed=4)
     for row in rows:
-        listed = row["problem"].split("? ", 1)[1].rstrip(".").split(", ")
-        assert row["answer"] == str(len(listed))
-        assert counting.MIN_WORDS <= len(listed) <= counting.MAX_WORDS
-        assert len(set(listed)) == len(listed), "words are distinct, so copying is unambiguous"
+        lines = _listed(row["problem"])
+        words = [word for line in lines for word in line]
+        assert row["answer"] == str(len(words)) and row["lines"] == len(lines)
+        assert counting.MIN_WORDS <= len(words) <= counting.MAX_WORDS
+        assert len(set(words)) == len(words), "words are distinct, so copying is unambiguous"
+
+
+def test_held_out_problems_span_one_to_three_lines():
+    rows = counting.generate_problems(counting.DEFAULT_NUM_PROBLEMS)
+    by_lines = Counter(row["lines"] for row in rows)
+    assert set(by_lines) == {1, 2, 3}
+    # a premature end at the first line break is wrong on every multi-line problem
+    assert 0.3 <= (by_lines[2] + by_lines[3]) / len(rows) <= 0.8
 
 
 def test_trace_enumerates_every_word_and_ends_on_the_answer():
-    words = ["apple", "river", "stone"]
-    assert counting.thinking(words) == "1 apple\n2 river\n3 stone"
+    lines = [["apple", "river"], ["stone"]]
+    assert counting.thinking(lines) == "1 apple\n2 river\nWait, after river comes stone.\n3 stone"
+    assert counting.thinking(lines, breaks=0) == "1 apple\n2 river"
+    assert counting.thinking(lines, confirms=2).endswith(
+        "3 stone\nWait, stone is the last word.\nWait, stone is the last word."
+    )
+    # a premature trace never confirms: it believes it reached the end
+    assert counting.thinking(lines, breaks=0, confirms=1) == "1 apple\n2 river"
+
+
+def test_training_mix_has_premature_and_resumed_traces():
+    rows = counting.training_rows(400)
+    meta = [json.loads(row["metadata"]) for row in rows]
+    multi_line = [m for m in meta if m["lines"] > 1]
+    premature = sum(m["trace"] == "premature" and m["waits"] == 0 for m in multi_line)
+    resumed = sum(m["waits"] > 0 for m in multi_line)
+    # concluding early is the more frequent move at a line break (greedy decoding follows
+    # it), and enough traces read on after "Wait" to teach what comes after it
+    assert 0.5 < premature / len(multi_line) <= 0.8 and resumed >= 0.25 * len(multi_line)
+    # a forced "Wait" at the real end must lead to a confirmation, as often as to more words
+    confirmed = sum(m["confirms"] > 0 for m in meta)
+    assert 0.4 * resumed <= confirmed <= 2 * resumed
+    for row, m in zip(rows, meta, strict=True):
+        kind = m["trace"]
+        trace = row["thinking_trajectories"][0]
+        last_number = int(re.findall(r"\d+", trace)[-1])
+        answer = int(row["attempt"].split("{")[1].split("}")[0])
+        assert answer == last_number, "the attempt answers the trace's last count"
+        assert (answer == int(row["solution"])) is (kind != "premature")
+        assert trace.count("Wait, after") == m["waits"]
+        assert trace.count("is the last word.") == m["confirms"]
 
 
 def test_training_rows_never_contain_a_held_out_problem():
     held_out = {row["problem"] for row in counting.generate_problems(counting.DEFAULT_NUM_PROBLEMS)}
     train = {row["question"] for row in counting.training_rows(500)}
     assert len(train) > 400 and not held_out & train
+
+    # nor the same words in the same order broken into other lines
+    def words(problem):
+        return tuple(word for line in _listed(problem) for word in line)
+
+    assert not {words(p) for p in held_out} & {words(q) for q in train}
 
 
 def test_training_file_is_s1k_schema_and_trains_on_s1_delimiters(tmp_path):
@@ -45,8 +99,10 @@ def test_training_file_is_s1k_schema_and_trains_on_s1_delimiters(tmp_path):
     s1 = PRESETS["s1"]
     assert completion.startswith(s1.thinking_start + "\n1 ")
     assert f"\n{s1.thinking_end}\nAnswer: $\\boxed{{" in completion
-    # the attempt is graded by the same math grading as the held-out task
-    assert grade_math(completion, rows[0]["solution"]).correct
+    # the attempt is graded by the same math grading as the held-out task; a premature
+    # conclusion answers the count so far, and grades wrong
+    premature = json.loads(rows[0]["metadata"])["trace"] == "premature"
+    assert grade_math(completion, rows[0]["solution"]).correct is not premature
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from s1_eval.verify import verify_runs
 
 DEMO = Path(__file__).resolve().parents[1] / "results" / "demo"
-CELL = "s1_demo_counting__budget=24,n_ignore=0"
+CELL = "s1_demo_counting__budget=32,n_ignore=0"
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def s1_eval(*args: str) -> subprocess.CompletedProcess:
 def test_the_committed_demo_run_verifies_through_the_cli():
     done = s1_eval("verify", str(DEMO))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("verify: OK - 12 cells, 600 samples re-graded")
+    assert done.stdout.startswith("verify: OK - 18 cells, 900 samples re-graded")
 
 
 def test_an_edited_answer_fails_through_the_cli(tmp_path):
@@ -95,7 +95,7 @@ def test_an_edited_metric_in_the_results(tmp_path, task_manager):
         results, lambda d: d["results"]["s1_demo_counting"].update({"exact_match,none": 0.9})
     )
     [problem] = verify(run, task_manager)
-    assert "exact_match: results say 0.9, samples give 0.5" in problem
+    assert "exact_match: results say 0.9, samples give 0.42" in problem
 
 
 def test_a_deleted_sample(tmp_path, task_manager):
@@ -126,21 +126,21 @@ def test_thinking_above_its_cap(tmp_path, task_manager):
     _, samples = files(run)
 
     def overrun(rows):
-        rows[3]["thinking_tokens"] = 30
+        rows[3]["thinking_tokens"] = 40
         return rows
 
     edit_rows(samples, overrun)
     problems = "\n".join(verify(run, task_manager))
-    assert "doc 3: 30 thinking tokens > cap" in problems
+    assert "doc 3: 40 thinking tokens > cap" in problems
     assert "thinking_tokens: results say" in problems  # the mean no longer matches either
 
 
 def test_a_changed_recorded_cap(tmp_path, task_manager):
     run = one_cell_run(tmp_path)
     results, _ = files(run)
-    edit_results(results, lambda d: d["config"]["s1_forcing"].update({"max_tokens_thinking": 32}))
+    edit_results(results, lambda d: d["config"]["s1_forcing"].update({"max_tokens_thinking": 48}))
     problems = "\n".join(verify(run, task_manager))
-    assert "the cap disagrees" in problems and "'the forcing config': 32" in problems
+    assert "the cap disagrees" in problems and "'the forcing config': 48" in problems
 
 
 def test_missing_versions(tmp_path, task_manager):

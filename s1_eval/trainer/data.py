@@ -14,10 +14,8 @@ from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
-from s1_eval.s1_format import training_completion
+from s1_eval.s1_format import TRAINING_PRESETS, training_completion
 
-# `s1` is what s1/s1.1 were trained with; `think` matches models that reason inside <think> tags.
-DELIMITERS = ("s1", "think")
 TRACE_SOURCES = ("gemini", "deepseek")
 LOCAL_SUFFIXES = (".json", ".jsonl")
 
@@ -134,8 +132,7 @@ def thinking_text(value: str | list[str]) -> str:
 
 def s1_completion(thinking: str | list[str], attempt: str, delimiters: str = "s1") -> str:
     """The assistant turn s1 trains on (s1's train/sft.py layout)."""
-    if delimiters not in DELIMITERS:
-        raise ConfigError("delimiters", f"expected one of {sorted(DELIMITERS)}, got {delimiters!r}")
+    check_delimiters(delimiters)
     return training_completion(thinking_text(thinking), attempt, delimiters)
 
 
@@ -148,9 +145,16 @@ def to_prompt_completion(row: dict, columns: Columns, delimiters: str) -> dict:
     }
 
 
+def check_delimiters(delimiters: str) -> None:
+    """``s1`` is what s1/s1.1 were trained with; ``think`` matches <think>-tag models."""
+    if delimiters not in TRAINING_PRESETS:
+        raise ConfigError(
+            "delimiters", f"expected one of {list(TRAINING_PRESETS)}, got {delimiters!r}"
+        )
+
+
 def build_s1_dataset(rows: Dataset, columns: Columns, delimiters: str = "s1") -> Dataset:
-    if delimiters not in DELIMITERS:
-        raise ConfigError("delimiters", f"expected one of {sorted(DELIMITERS)}, got {delimiters!r}")
+    check_delimiters(delimiters)
     return rows.map(
         to_prompt_completion,
         fn_kwargs={"columns": columns, "delimiters": delimiters},

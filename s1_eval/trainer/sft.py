@@ -19,11 +19,12 @@ import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer, TrlParser
 
+from s1_eval.s1_format import TRAINING_PRESETS
 from s1_eval.trainer.data import (
-    DELIMITERS,
     TRACE_SOURCES,
     ConfigError,
     build_s1_dataset,
+    check_delimiters,
     load_rows,
     require_prompt_completion,
     resolve_columns,
@@ -82,7 +83,7 @@ class S1Args:
         default=None, metadata={"help": "Default by schema: attempt, <source>_attempt, answer."}
     )
     delimiters: str = field(
-        default="s1", metadata={"help": f"Thinking delimiters preset: {sorted(DELIMITERS)}."}
+        default="s1", metadata={"help": f"Thinking delimiters preset: {list(TRAINING_PRESETS)}."}
     )
     max_samples: int | None = field(default=None, metadata={"help": "Train on the first N rows."})
     global_batch_size: int | None = field(
@@ -94,10 +95,7 @@ class S1Args:
 
     def __post_init__(self):
         # Checked at parse time so a typo never costs a model load.
-        if self.delimiters not in DELIMITERS:
-            raise ConfigError(
-                "delimiters", f"expected one of {list(DELIMITERS)}, got {self.delimiters!r}"
-            )
+        check_delimiters(self.delimiters)
         if self.trace_source not in TRACE_SOURCES:
             raise ConfigError(
                 "trace_source", f"expected one of {TRACE_SOURCES}, got {self.trace_source!r}"
