@@ -28,7 +28,7 @@ from pathlib import Path
 
 from s1_eval import demo_report
 from s1_eval.bundled import TRAINER_DIR
-from s1_eval.run_folder import write_all_atomic, write_json_atomic
+from s1_eval.run_folder import write_all_atomic, write_atomic, write_json_atomic
 from s1_eval.smollm2 import ensure_smollm2
 
 DEMO_TASK = "s1_demo_counting"
@@ -201,4 +201,4 @@ def scrub_local_paths(folder: Path) -> None:
         for local, public in replacements:
             cleaned = cleaned.replace(local, public)
         if cleaned != text:
-            path.write_text(cleaned)
+            write_atomic(path, cleaned)
