@@ -160,10 +160,12 @@ def parse_budget(value: str | int | None, key: str = "budget") -> int | str | No
     """A thinking budget as a user gives it (gen_kwarg, sweep grid, file): '512' -> 512,
     'none' -> None (no cap), 'auto' -> 'auto'.
 
-    Anything else raises ValueError("<key>: <value>: expected ...")."""
+    Anything else raises ValueError("<key>=<value> is invalid: expected ...")."""
     if value is None:
         return None
-    problem = ValueError(f"{key}: {value!r}: expected a positive integer, 'auto' or 'none'")
+    problem = ValueError(
+        f"{key}={value!r} is invalid: expected a positive integer, 'auto' or 'none'."
+    )
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)):

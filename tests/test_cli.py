@@ -194,7 +194,7 @@ BAD_INPUT = [
         [*SWEEP, "8", "--limit", "x"], ["error: --limit: 'x': give a positive"], id="limit"
     ),
     pytest.param(
-        [*SWEEP, "8,0"], ["error: budgets: '0': expected a positive integer"], id="budget"
+        [*SWEEP, "8,0"], ["error: budgets='0' is invalid: expected a positive integer"], id="budget"
     ),
     pytest.param([*SWEEP, "8", "--n_ignore", "a"], ["error: n_ignore: 'a'"], id="n_ignore"),
     pytest.param(

@@ -98,7 +98,7 @@ def test_demo_rerun_skips_training_and_generation(demo_run):
 @pytest.mark.engine
 def test_trained_model_thinks_in_s1_delimiters_under_lm_eval(demo_run, tmp_path):
     _, _, model_dir = demo_run
-    cap = 24
+    cap = 12  # the model stops by itself after 7-16 thinking tokens on these 8 problems
     lm_eval = Path(sys.executable).parent / "lm_eval"  # the venv's, as make test has no PATH
     command = [str(lm_eval), "--model", "s1_vllm",
                "--model_args", engine_args_string(model_dir, preset="s1"),
