@@ -16,6 +16,7 @@ from s1_eval.metrics import (
     in_control,
     maj_at_k,
     mean_stderr,
+    paired_difference,
     pass_at_k,
     per_correct,
     performance_pct,
@@ -161,3 +162,26 @@ def test_generated_tokens_per_correct_answer():
     partial = cell_stats([*records, SampleRecord(3, 1.0, 10, 1000)])  # answer_tokens unknown
     assert partial.generated_tokens is None and partial.tokens_per_correct is None
     assert per_correct(30.0, 3) == 10.0 and per_correct(None, 3) is None
+
+
+def _records(scores: dict[int, float | None]) -> list[SampleRecord]:
+    return [SampleRecord(doc_id, correct) for doc_id, correct in scores.items()]
+
+
+def test_paired_difference_by_hand():
+    # B wins on docs 1 and 2, loses on doc 3, ties on 0 and 4; doc 5 only in B, doc 6 unscored
+    a = _records({0: 1, 1: 0, 2: 0, 3: 1, 4: 0, 6: None})
+    b = _records({0: 1, 1: 1, 2: 1, 3: 0, 4: 0, 5: 1, 6: 1})
+    d = paired_difference(a, b)
+    assert (d.n, d.wins, d.losses, d.ties) == (5, 2, 1, 2)
+    # differences 0, 100, 100, -100, 0: mean 20; squared deviations sum to 28000, so the
+    # sample variance is 7000 and the stderr sqrt(7000 / 5)
+    assert d.difference_pct == pytest.approx(20.0)
+    assert d.stderr_pct == pytest.approx(math.sqrt(7000 / 5))
+
+
+def test_paired_difference_of_identical_runs_is_zero_with_zero_stderr():
+    a = _records({0: 1, 1: 0, 2: 1})
+    d = paired_difference(a, a)
+    assert (d.difference_pct, d.stderr_pct, d.wins, d.losses) == (0.0, 0.0, 0, 0)
+    assert paired_difference(a, _records({7: 1})) is None  # no shared problems
