@@ -163,11 +163,11 @@ def parse_budget(value: str | int | None, key: str = "budget") -> int | str | No
     Anything else raises ValueError("<key>=<value> is invalid: expected ...")."""
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # lm-eval reads "-5" in --gen_kwargs as -5.0
     problem = ValueError(
         f"{key}={value!r} is invalid: expected a positive integer, 'auto' or 'none'."
     )
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise problem
     text = str(value).strip().lower()

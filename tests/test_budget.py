@@ -58,6 +58,9 @@ def test_budget_words_are_those_of_the_sweep_grid():
         assert parse_gen_kwargs({"max_tokens_thinking": word}).forcing.max_tokens_thinking is None
     assert parse_gen_kwargs({"max_tokens_thinking": " AUTO "}).forcing.max_tokens_thinking == "auto"
     assert parse_gen_kwargs({"max_tokens_thinking": 512.0}).forcing.max_tokens_thinking == 512
+    # lm-eval hands "-5" over as -5.0: the error names the value as the user wrote it
+    with pytest.raises(ValueError, match=r"max_tokens_thinking=-5 is invalid"):
+        parse_gen_kwargs({"max_tokens_thinking": -5.0})
 
 
 def test_do_sample_true_samples_at_temperature_one():
