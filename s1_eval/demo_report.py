@@ -14,7 +14,6 @@ cancels. ``readme_section`` renders it all for the README; a test compares the t
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -313,6 +312,8 @@ def render_figure(m: DemoMeasurement) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from s1_eval.plots import figure_png
+
     fig, ax = plt.subplots(figsize=(7, 4.6))
     for series in figure_series(m):
         xs, ys, errors, labels = zip(*series.points, strict=True)
@@ -328,10 +329,4 @@ def render_figure(m: DemoMeasurement) -> bytes:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("s1 in miniature: the cap (labels: budget) and the extension (k)", fontsize=10)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, dpi=120, format="png")
-    finally:
-        plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)

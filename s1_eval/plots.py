@@ -67,8 +67,6 @@ def render_scaling(
     def x_of(row):
         return row.thinking_mean if x == "thinking" else row.generated_mean
 
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,6 +152,15 @@ def render_scaling(
         axes[index // columns][index % columns].axis("off")
     default_title = "thinking tokens" if x == "thinking" else "generated tokens"
     fig.suptitle(title or f"Accuracy vs. {default_title} (point labels: budget)")
+    return figure_png(fig)
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (laid out, 120 dpi); the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
     try:
