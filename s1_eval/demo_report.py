@@ -122,12 +122,10 @@ def measure_demo(run_dir: str | Path) -> DemoMeasurement:
 
 
 def _control_pct(points: Sequence[Point]) -> float | None:
-    samples = [r for p in points for r in p.cell.records if r.thinking_tokens is not None]
-    if not samples:
-        return None
-    within = sum(r.thinking_tokens <= p.setting.cap for p in points for r in p.cell.records
-                 if r.thinking_tokens is not None)  # fmt: skip
-    return 100.0 * within / len(samples)
+    """Per-sample Control pooled over the points (metrics.cell_stats counts each cell)."""
+    stats = [cell_stats(p.cell.records, cap=p.setting.cap) for p in points]
+    capped = sum(s.n_capped for s in stats)
+    return 100.0 * sum(s.n_within_cap for s in stats) / capped if capped else None
 
 
 def check_targets(m: DemoMeasurement) -> list[Target]:
