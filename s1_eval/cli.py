@@ -1,4 +1,4 @@
-"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, plot and demo.
+"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, compare, plot, verify and demo.
 
 s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2048
 """
@@ -6,14 +6,13 @@ s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2
 from __future__ import annotations
 
 import argparse
-import math
-import re
 import signal
 import sys
 import traceback
 from pathlib import Path
 
 from s1_eval.metrics import SCALING_UNIT
+from s1_eval.sweep_args import add_sweep_arguments, sweep_config_from_args
 
 EPILOG = f"""Scaling is reported in {SCALING_UNIT}.
 Examples:
@@ -22,6 +21,7 @@ Examples:
   s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2048 \\
       --n_ignore 0,2 --ignore_str Wait --output runs/s1_aime24
   s1-eval report runs/s1_aime24 out --output runs/board
+  s1-eval compare runs/s1_aime24:budget=512,n_ignore=0 runs/s1_aime24:budget=512,n_ignore=2,str=Wait
   s1-eval plot runs/s1_aime24 --output runs/s1_aime24/scaling.png --reference
 """
 
@@ -32,134 +32,6 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         message = message.removeprefix("argument ")
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def _limit(text: str) -> int | float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0 or (value >= 1 and not value.is_integer()):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give a positive number of samples, or a fraction below 1"
-        )
-    return value if value < 1 else int(value)
-
-
-def _default_output(model: str, model_args: str, tasks: list[str]) -> Path:
-    match = re.search(r"(?:^|,)(?:pretrained|model|path)=([^,]+)", model_args)
-    name = Path(match.group(1)).name if match else model
-    slug = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{name}__{'+'.join(tasks)}")
-    return Path("runs") / slug
-
-
-def _metadata_action():
-    """lm-eval's own parser for --metadata (key=val args or a JSON object), so both CLIs agree."""
-    from lm_eval._cli.utils import MergeDictAction
-
-    class MetadataAction(MergeDictAction):
-        def __call__(self, parser, namespace, values, option_string=None):
-            try:
-                super().__call__(parser, namespace, values, option_string)
-            except ValueError as error:  # bad JSON: one line, like every other bad option
-                parser.error(f"argument {option_string}: {error}")
-
-    return MetadataAction
-
-
-def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by `sweep` (and meant for `demo`)."""
-    parser.add_argument("--model", default="s1_vllm", help="lm-eval model name (default s1_vllm)")
-    parser.add_argument("--model_args", default="", help="e.g. pretrained=DIR,dtype=bfloat16")
-    parser.add_argument("--tasks", required=True, help="comma-separated lm-eval task names")
-    parser.add_argument(
-        "--budgets",
-        required=True,
-        help="comma-separated max_tokens_thinking values; 'none' = no cap, 'auto' = fork rule",
-    )
-    parser.add_argument("--n_ignore", default=None, help="comma-separated thinking_n_ignore values")
-    parser.add_argument(
-        "--ignore_str",
-        action="append",
-        default=None,
-        help="thinking_n_ignore_str; repeat the option for several strings (taken verbatim)",
-    )
-    parser.add_argument("--gen_kwargs", default="", help="extra gen_kwargs for every cell, k=v,...")
-    parser.add_argument(
-        "--metadata",
-        default=None,
-        nargs="+",
-        action=_metadata_action(),
-        metavar="<args>",
-        help="task knobs for every cell, as lm_eval's --metadata: key=val ... or a JSON object "
-        '(e.g. demo_num_problems=20 or \'{"s1_data_dir": "data"}\'); merged over model_args',
-    )
-    parser.add_argument("--limit", type=_limit, default=None, help="samples per task (or fraction)")
-    parser.add_argument("--output", default=None, help="run folder (default runs/<model>__<tasks>)")
-    parser.add_argument(
-        "--preset",
-        default=None,
-        help="delimiter preset of the backend (added to model_args as preset=NAME)",
-    )
-    parser.add_argument("--apply_chat_template", nargs="?", const=True, default=False)
-    parser.add_argument(
-        "--fewshot_as_multiturn", action=argparse.BooleanOptionalAction, default=True
-    )
-    parser.add_argument("--system_instruction", default=None)
-    parser.add_argument("--num_fewshot", type=int, default=None)
-    parser.add_argument(
-        "--include_path", action="append", default=[], help="extra task folder (repeatable)"
-    )
-    parser.add_argument("--batch_size", default=None)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no_report", action="store_true", help="skip leaderboard files and plot")
-    parser.add_argument(
-        "--independent",
-        action="store_true",
-        help="run cell after cell, each generating its own thinking (default: one pass in which "
-        "budgets share the thinking they have in common; same outputs)",
-    )
-    parser.add_argument("--no_plot", action="store_true", help="skip scaling.png")
-
-
-def sweep_config_from_args(args: argparse.Namespace):
-    """argparse namespace -> (SweepConfig, output folder)."""
-    from lm_eval.utils import simple_parse_args_string
-
-    from s1_eval.sweep import SweepConfig, settings_from_strings
-
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    gen_kwargs = {}
-    if args.gen_kwargs:
-        try:
-            gen_kwargs = simple_parse_args_string(args.gen_kwargs)
-        except ValueError:
-            raise ValueError(
-                f"gen_kwargs: {args.gen_kwargs!r}: expected key=value pairs separated by commas"
-            ) from None
-    model_args = args.model_args
-    if args.preset and not re.search(r"(?:^|,)preset=", model_args):
-        model_args = f"{model_args},preset={args.preset}" if model_args else f"preset={args.preset}"
-    config = SweepConfig(
-        tasks=tuple(tasks),
-        settings=settings_from_strings(args.budgets, args.n_ignore, args.ignore_str),
-        model=args.model,
-        model_args=model_args,
-        gen_kwargs=gen_kwargs,
-        limit=args.limit,
-        num_fewshot=args.num_fewshot,
-        apply_chat_template=args.apply_chat_template,
-        fewshot_as_multiturn=args.fewshot_as_multiturn,
-        system_instruction=args.system_instruction,
-        include_path=tuple(args.include_path),
-        batch_size=args.batch_size,
-        device=args.device,
-        seed=args.seed,
-        metadata=args.metadata or {},
-    )
-    output = Path(args.output) if args.output else _default_output(args.model, model_args, tasks)
-    return config, output
 
 
 def _terminate_as_exit(signum, _frame):
@@ -203,6 +75,22 @@ def cmd_report(args: argparse.Namespace) -> int:
             contents[Path(args.output) / "scaling.png"] = render_scaling(report, args.reference)
         files = write_all_atomic(contents)
         print("wrote: " + ", ".join(str(p) for p in files))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from s1_eval.compare import compare_sides, comparison_json
+
+    comparison = compare_sides(
+        args.a,
+        args.b,
+        task=args.task,
+        metric=args.metric,
+        filter_name=args.filter,
+        n_resamples=args.resamples,
+        seed=args.seed,
+    )
+    print(comparison_json(comparison) if args.json else "\n".join(comparison.lines()))
     return 0
 
 
@@ -265,6 +153,12 @@ def cmd_run(rest: list[str]) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive whole number")
+    return int(text)
+
+
 def _add_read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", help="sweep folders, lm-eval output folders or files")
     parser.add_argument("--metric", default="exact_match", help="per-sample correctness field")
@@ -308,6 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="thinking",
         help="x axis: mean thinking tokens (default) or thinking + answer tokens per sample",
     )
+    compare = sub.add_parser(
+        "compare", help="B vs A on the same problems: paired interval, McNemar, verdict"
+    )
+    compare.add_argument("a", metavar="RUN_A[:SETTING]", help="baseline: run folder[:setting]")
+    compare.add_argument("b", metavar="RUN_B[:SETTING]", help="compared: run folder[:setting]")
+    compare.add_argument("--task", default=None, help="the task, when a run holds several")
+    compare.add_argument("--metric", default="exact_match", help="per-sample correctness field")
+    compare.add_argument("--filter", default=None, help="lm-eval filter name (default 'none')")
+    compare.add_argument("--resamples", type=_positive_int, default=10_000, help="bootstrap draws")
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument("--json", action="store_true", help="print the result as JSON")
     verify = sub.add_parser(
         "verify", help="re-grade a run's samples and check its files agree (leaderboard intake)"
     )
@@ -326,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--limit", type=int, default=None, help="problems per cell (default all)")
     demo.add_argument(
-        "--train_steps", type=int, default=None, help="SFT steps (default: the recipe's 24)"
+        "--train_steps", type=int, default=None, help="SFT steps (default: the recipe's max_steps)"
     )
     return parser
 
@@ -343,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "plot": cmd_plot,
         "demo": cmd_demo,
         "verify": cmd_verify,
+        "compare": cmd_compare,
     }
     try:
         return handlers[args.command](args)

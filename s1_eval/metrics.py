@@ -57,6 +57,8 @@ class SampleRecord:
     suppressions: int | None = None
     answer_tokens: int | None = None
     rejection_tries: int | None = None
+    #: lm-eval's hash of the document: the same doc id with another hash is another problem
+    doc_hash: str | None = None
 
     @property
     def has_trace(self) -> bool:

@@ -34,8 +34,6 @@ from s1_eval.run_folder import write_all_atomic
 from s1_eval.samples import Cell, load_cells
 
 ALL_SETTINGS = "all settings"
-#: the paper's numbers, shipped inside the package (the one copy; results/reference/ explains it)
-REFERENCE_FILE = "s1_paper.json"
 
 
 @dataclass(frozen=True)
@@ -333,35 +331,3 @@ def report_files(report: Report, out_dir: str | Path, stem: str = "leaderboard")
 def write_report(report: Report, out_dir: str | Path, stem: str = "leaderboard") -> list[Path]:
     """Write the report files together (all staged before any replaces its old version)."""
     return write_all_atomic(report_files(report, out_dir, stem))
-
-
-# --------------------------------------------------------------------------- paper reference
-
-
-def load_reference(path: str | Path | None = None) -> dict:
-    """The s1 paper's numbers: the package's own copy, or the JSON file at ``path``.
-
-    A ``path`` that is given must exist and hold a JSON object (ValueError otherwise)."""
-    if path is None:
-        from importlib.resources import files
-
-        return json.loads(files("s1_eval").joinpath(REFERENCE_FILE).read_text(encoding="utf-8"))
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ValueError(f"reference: {path}: unreadable ({error})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"reference: {path}: a JSON object of the paper's tables expected")
-    return data
-
-
-def benchmark_of(task: str) -> str | None:
-    """Map a task name to the paper's benchmark column (AIME24, MATH500, GPQA-Diamond)."""
-    name = task.lower()
-    if "aime24" in name or "aime_2024" in name:
-        return "AIME24"
-    if "math500" in name or "math_500" in name:
-        return "MATH500"
-    if "gpqa" in name and "diamond" in name:
-        return "GPQA-Diamond"
-    return None

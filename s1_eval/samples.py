@@ -11,13 +11,14 @@ file with fewer rows than the results file announces (a run killed while writing
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1_eval import files
+from s1_eval.files import UnreadableFile
 from s1_eval.hardware import hardware_from_env
 from s1_eval.metrics import SampleRecord
 from s1_eval.run_folder import (
@@ -70,6 +71,7 @@ def to_record(row: Mapping[str, Any], metric: str) -> SampleRecord:
         suppressions=known_count(row.get("suppressions")),
         answer_tokens=known_count(row.get("answer_tokens")),
         rejection_tries=known_count(row.get("rejection_tries")),
+        doc_hash=row.get("doc_hash") if isinstance(row.get("doc_hash"), str) else None,
     )
 
 
@@ -81,31 +83,14 @@ class UnreadableRun(ValueError):
 def read_json(path: Path, what: str) -> dict:
     """A JSON object from ``path``, or UnreadableRun naming the file and what it should be."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:  # ValueError: bad JSON or not UTF-8
+        data = files.read_json(path)
+    except UnreadableFile as error:
+        raise UnreadableRun(f"{path}: unreadable {what}: {error.where}: {error.problem}") from None
+    except OSError as error:
         raise UnreadableRun(f"{path}: unreadable {what} ({error})") from None
     if not isinstance(data, dict):
         raise UnreadableRun(f"{path}: unreadable {what} (a JSON object expected)")
     return data
-
-
-def read_jsonl(path: str | Path) -> tuple[list[dict], bool]:
-    """Rows of a JSONL file and whether it was complete (a cut or odd line -> False)."""
-    rows, complete = [], True
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    return rows, False
-                rows.append(row)
-    except json.JSONDecodeError:
-        complete = False
-    except (OSError, UnicodeDecodeError) as error:
-        raise UnreadableRun(f"{path}: unreadable samples file ({error})") from None
-    return rows, complete
 
 
 def model_name(results: Mapping[str, Any]) -> str:
@@ -186,12 +171,18 @@ def load_results_file(
                 raise UnreadableRun(f"{samples_path}: missing samples file of a finished cell")
             warnings.append(f"{results_path}: no samples file for {task} (run with --log_samples)")
             continue
-        rows, complete = read_jsonl(samples_path)
+        try:
+            rows, cut = [row for _, row in files.read_jsonl(samples_path)], None
+        except UnreadableFile as error:  # a run killed while writing leaves a torn last line
+            rows, cut = [], error
+        except OSError as error:
+            raise UnreadableRun(f"{samples_path}: unreadable samples file ({error})") from None
         chosen = _pick_filter(rows, filter_name)
         filtered = [r for r in rows if str(r.get("filter", "none")) == chosen]
         expected = (n_samples.get(task) or {}).get("effective")
-        if not complete or (expected is not None and len(filtered) < expected):
-            problem = f"{samples_path}: incomplete ({len(filtered)} of {expected} rows)"
+        if cut is not None or (expected is not None and len(filtered) < expected):
+            detail = f"{cut.where}: {cut.problem}" if cut else f"{len(filtered)} of {expected} rows"
+            problem = f"{samples_path}: incomplete ({detail})"
             if marker is not None:
                 raise UnreadableRun(f"{problem} in a finished cell")
             warnings.append(f"{problem}, skipped")

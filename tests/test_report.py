@@ -12,14 +12,8 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
 from s1_eval.metrics import SCALING_KEY, SCALING_UNIT
-from s1_eval.report import (
-    ALL_SETTINGS,
-    benchmark_of,
-    build_report,
-    load_reference,
-    to_json,
-    write_report,
-)
+from s1_eval.reference import benchmark_of, load_reference
+from s1_eval.report import ALL_SETTINGS, build_report, to_json, write_report
 
 
 def make_runs(root: Path) -> list[Path]:

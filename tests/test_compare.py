@@ -1,0 +1,62 @@
+"""`s1-eval compare`: picking the two cells, the printed result and the refusals."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from make_runs import row, write_run, write_sweep
+
+from s1_eval.compare import split_side
+from s1_eval.run_folder import Setting
+from tests.test_cli import assert_one_line_error, s1_eval
+
+NATIVE = Setting(budget=None, n_ignore=0)
+WAIT = Setting(budget=None, n_ignore=2, ignore_str="Wait")
+
+
+def sweep(tmp_path: Path) -> Path:
+    """Twelve problems: native answers 2, with 2x Wait 12 (10 won, none lost)."""
+    native = [row(i, int(i < 2), 10, None, doc_hash=f"h{i}") for i in range(12)]
+    wait = [row(i, 1, 20, None, doc_hash=f"h{i}") for i in range(12)]
+    return write_sweep(tmp_path / "run", [("t", NATIVE, native), ("t", WAIT, wait)])
+
+
+def test_compare_prints_the_paired_result(tmp_path):
+    run = sweep(tmp_path)
+    proc = s1_eval("compare", f"{run}:{NATIVE.name}", f"{run}:{WAIT.name}")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "problems both scored: 12" in lines
+    assert "accuracy: A 16.7 %, B 100.0 %" in lines
+    assert "won 10 / lost 0 / tied 2; exact McNemar p = 0.00195" in lines
+    assert lines[-1].startswith("verdict: B is better than A: +83.3 points")
+
+
+def test_compare_json_and_the_same_setting_is_within_noise(tmp_path):
+    run = sweep(tmp_path)
+    proc = s1_eval("compare", f"{run}:{WAIT.slug}", f"{run}:{WAIT.name}", "--json")
+    data = json.loads(proc.stdout)
+    assert (data["difference_pct"], data["ci_low_pct"], data["ci_high_pct"]) == (0.0, 0.0, 0.0)
+    assert data["significant"] is False and data["verdict"].startswith("within noise")
+    assert data["n_resamples"] == 10_000 and data["seed"] == 0
+
+
+def test_refusals_are_one_line(tmp_path):
+    run = sweep(tmp_path)
+    proc = s1_eval("compare", str(run), f"{run}:{WAIT.name}")
+    assert_one_line_error(proc, "holds 2 settings: name one as", NATIVE.name)
+    proc = s1_eval("compare", f"{run}:budget=none,n_ignore=2,str=Wiat", f"{run}:{WAIT.name}")
+    assert_one_line_error(proc, "no setting", f"did you mean '{WAIT.name}'")
+    other = write_run(tmp_path / "other", "t", {}, [row(50, 1, 10), row(51, 0, 10)])
+    proc = s1_eval("compare", f"{run}:{NATIVE.name}", str(other.parent.parent))
+    assert_one_line_error(proc, "cannot compare", "share no scored problem")
+    revised = [row(i, 1, 10, None, doc_hash=f"new{i}") for i in range(12)]
+    write_run(tmp_path / "revised", "t", {}, revised)
+    proc = s1_eval("compare", f"{run}:{NATIVE.name}", str(tmp_path / "revised"))
+    assert_one_line_error(proc, "12 of 12 shared doc ids hold different documents")
+
+
+def test_split_side():
+    assert split_side("runs/a:budget=8") == ("runs/a", "budget=8")
+    assert split_side("runs/a") == ("runs/a", None)
