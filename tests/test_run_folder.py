@@ -1,4 +1,5 @@
-"""Tests for s1_eval.run_folder: budget values, the unknown marker, layout, atomic writes.
+"""Tests for s1_eval.run_folder: budget values, the unknown marker, layout (atomic writes:
+test_files.py).
 
 pytest tests/test_run_folder.py
 """
@@ -18,8 +19,6 @@ from s1_eval.run_folder import (
     known_count,
     new_cell_tmp,
     read_count,
-    replacing,
-    write_all_atomic,
 )
 
 
@@ -79,25 +78,3 @@ def test_cell_folder_and_stale_temporary_folders(tmp_path):
     assert str(os.getpid()) in mine.name
     assert set(clean_stale(tmp_path)) == {mine, dead}  # this process's own leftovers too
     assert not dead.exists() and not mine.exists()
-
-
-def test_replacing_keeps_the_old_file_when_the_write_fails(tmp_path):
-    path = tmp_path / "board.md"
-    path.write_text("old")
-    with pytest.raises(RuntimeError), replacing(path) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("disk full")
-    assert path.read_text() == "old" and os.listdir(tmp_path) == ["board.md"]
-
-
-def test_write_all_atomic_stages_every_file_first(tmp_path):
-    (tmp_path / "a.md").write_text("old a")
-    (tmp_path / "b.csv").write_text("old b")
-    with pytest.raises(TypeError):  # the second file cannot be written
-        write_all_atomic({tmp_path / "a.md": "new a", tmp_path / "b.csv": 42})
-    assert (tmp_path / "a.md").read_text() == "old a"  # not half of the new set
-    assert sorted(os.listdir(tmp_path)) == ["a.md", "b.csv"]
-    write_all_atomic({tmp_path / "a.md": "new a", tmp_path / "b.csv": b"new b"})
-    assert (tmp_path / "a.md").read_text() == "new a" and (
-        tmp_path / "b.csv"
-    ).read_text() == "new b"

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import datasets
 
-from s1_eval.run_folder import write_atomic
+from s1_eval.files import write_atomic
 
 # Each is one token after a space in SmolLM2's tokenizer, so a step costs 3-4 tokens.
 WORDS = (
@@ -276,7 +276,6 @@ def write_training_set(
 ) -> Path:
     """Write the s1K-format JSONL atomically (a killed run never leaves half a file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, "".join(json.dumps(row) + "\n" for row in training_rows(num_problems, seed)))
     return path
 
