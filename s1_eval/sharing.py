@@ -20,12 +20,11 @@ are regenerated). Unseeded sampling is never shared: two draws must stay indepen
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from s1_eval.files import append_jsonl, read_jsonl
 from s1_eval.steps import Engine, GenerationStep, StepResult
 
 
@@ -73,15 +72,15 @@ class StepStore:
             self._load(self.path)
 
     def _load(self, path: Path) -> None:
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # skip_bad: a line cut short by a killed run is lost, the rest still count
+        for _, row in read_jsonl(path, skip_bad=True):
             try:
-                row = json.loads(line)
                 result = StepResult(
                     tuple(row["token_ids"]), row["text"], row["finish_reason"], row["stop_reason"]
                 )
                 self._keep(row["signature"], StoredStep(result, int(row["asked"])))
             except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a killed run
+                continue  # a row from another version of this file
 
     def _keep(self, sig: str, entry: StoredStep) -> bool:
         old = self.steps.get(sig)
@@ -93,12 +92,10 @@ class StepStore:
     def put(self, sig: str, entry: StoredStep) -> None:
         if not self._keep(sig, entry) or self.path is None:
             return
-        row = {"signature": sig, "asked": entry.asked, **_result_row(entry.result)}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        # appended, not rewritten: the store grows with every step of a long sweep
+        append_jsonl(
+            self.path, {"signature": sig, "asked": entry.asked, **_result_row(entry.result)}
+        )
 
     def get(self, sig: str) -> StoredStep | None:
         return self.steps.get(sig)

@@ -14,15 +14,15 @@ recorded. Trace fields cannot be re-derived from text, so they are checked for c
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s1_eval.files import UnreadableFile, read_jsonl
 from s1_eval.run_folder import CELL_FILE, read_count
-from s1_eval.samples import Cell, UnreadableRun, find_results_files, load_cells
+from s1_eval.samples import Cell, UnreadableRun, find_results_files, load_cells, read_json
 from s1_eval.trace import SAMPLE_FIELDS
 
 #: row fields a re-grade from text cannot reproduce: they come from the generation's trace
@@ -125,7 +125,7 @@ def _caps(cell: Cell, rows: Sequence[dict], results: dict, where: str) -> list[P
     }
     marker_path = Path(cell.results_file).parent.parent / CELL_FILE
     if marker_path.is_file():
-        marker = json.loads(marker_path.read_text(encoding="utf-8"))
+        marker = read_json(marker_path, "cell marker")
         declared["cell.json"] = read_count(marker.get("setting", {}).get("budget"))
     known = {k: v for k, v in declared.items() if isinstance(v, int)}
     if len(set(known.values())) > 1:
@@ -169,14 +169,16 @@ def verify_runs(paths: Iterable[str | Path], task_manager=None) -> tuple[list[Pr
     samples = 0
     for cell in cells:
         where = str(Path(cell.samples_file))
-        results = json.loads(Path(cell.results_file).read_text(encoding="utf-8"))
-        rows = [
-            row
-            for line in Path(cell.samples_file).read_text(encoding="utf-8").splitlines()
-            if line.strip()
-            for row in [json.loads(line)]
-            if str(row.get("filter", "none")) == cell.filter
-        ]
+        try:  # read once by load_cells already: this fails only if a file changed since
+            results = read_json(Path(cell.results_file), "results file")
+            rows = [
+                row
+                for _, row in read_jsonl(Path(cell.samples_file))
+                if str(row.get("filter", "none")) == cell.filter
+            ]
+        except (UnreadableRun, UnreadableFile, OSError) as error:
+            problems.append(Problem("read", str(error)))
+            continue
         if cell.task not in graders:
             graders[cell.task] = _grader(cell.task, task_manager)
         problems += _regrade(cell, rows, graders[cell.task], where)

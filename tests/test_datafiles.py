@@ -83,7 +83,7 @@ def test_malformed_jsonl_line(tmp_path):
 
 def test_a_jsonl_line_that_is_not_an_object(tmp_path):
     path = write(tmp_path / "math500.jsonl", jsonl(MATH_ROW) + '["a", "list"]\n')
-    assert f"{path}, line 2: expected a row object" in error_for(path)
+    assert f"{path}, line 2: expected a JSON object" in error_for(path)
 
 
 def test_json_holding_an_object(tmp_path):

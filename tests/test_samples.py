@@ -10,8 +10,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run, write_sweep
 
+from s1_eval.files import UnreadableFile, read_jsonl
 from s1_eval.run_folder import Setting
-from s1_eval.samples import UnreadableRun, find_results_files, load_cells, read_jsonl
+from s1_eval.samples import UnreadableRun, find_results_files, load_cells
 
 
 def test_setting_names_and_gen_kwargs():
@@ -88,8 +89,10 @@ def test_incomplete_or_cut_samples_are_skipped(tmp_path):
     write_run(tmp_path / "b", "t", {}, [row(0, 1, 10), row(1, 1, 10)])
     cut = next((tmp_path / "b").rglob("samples_*.jsonl"))
     cut.write_text(cut.read_text()[:-20])  # killed mid-line
-    assert read_jsonl(cut)[1] is False
-    assert load_cells([tmp_path / "b"])[0] == []
+    with pytest.raises(UnreadableFile, match=", line 2, column"):
+        read_jsonl(cut)
+    cells, warnings = load_cells([tmp_path / "b"])
+    assert cells == [] and f"{cut}: incomplete (line 2, column" in warnings[0]
     assert samples.is_file()
 
 

@@ -6,6 +6,7 @@ The fake model here is a deterministic function of the whole prefix (like greedy
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Sequence
 
 import pytest
@@ -191,6 +192,19 @@ def test_a_torn_store_line_is_ignored(tmp_path):
     shared_run({}, caps=(8,), store=StepStore(store_file))
     lines = store_file.read_text().splitlines()
     store_file.write_text("\n".join(lines) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    assert len(StepStore(store_file).steps) == len(lines)
+
+
+def test_a_step_stored_after_a_torn_line_is_kept(tmp_path):
+    store_file = tmp_path / "trajectories.jsonl"
+    shared_run({}, caps=(8,), store=StepStore(store_file))
+    lines = store_file.read_text().splitlines()
+    store_file.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    store = StepStore(store_file)  # the killed run's last step is lost...
+    assert len(store.steps) == len(lines) - 1
+    row = json.loads(lines[-1])
+    result = StepResult(tuple(row["token_ids"]), row["text"], row["finish_reason"], None)
+    store.put(row["signature"], StoredStep(result, row["asked"]))  # ...and stored again
     assert len(StepStore(store_file).steps) == len(lines)
 
 

@@ -136,7 +136,11 @@ def test_missing_local_file_is_named():
 @pytest.mark.parametrize(
     ("name", "content", "named"),
     [
-        ("bad.jsonl", '{"question": "q"}\n{"question": \n', r"bad\.jsonl, line 2: not valid JSON"),
+        (
+            "bad.jsonl",
+            '{"question": "q"}\n{"question": \n',
+            r"bad\.jsonl, line 2, column \d+: invalid JSON",
+        ),
         (
             "list.jsonl",
             '{"question": "q"}\n[1, 2]\n',
@@ -144,7 +148,7 @@ def test_missing_local_file_is_named():
         ),
         ("object.json", '{"question": "q"}', r"object\.json holds a dict: expected a list"),
         ("empty.jsonl", "\n", r"empty\.jsonl has no rows"),
-        ("binary.jsonl", b"\x89PNG\r\n\x1a\n\xff\xfe", r"binary\.jsonl is not UTF-8 text"),
+        ("binary.jsonl", b"\x89PNG\r\n\x1a\n\xff\xfe", r"binary\.jsonl, line 1: not UTF-8 text"),
     ],
 )
 def test_bad_local_data_is_named_by_file_and_line(tmp_path, name, content, named):

@@ -10,12 +10,13 @@ sample against nothing. Files may be .jsonl, .json (a list of rows), .csv or .pa
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from s1_eval.files import UnreadableFile, json_kind, read_json, read_jsonl, read_text
 
 #: per benchmark kind, the columns a row needs: each entry lists accepted spellings, first wins
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -60,60 +61,45 @@ def _numbered_rows(path: Path) -> Iterator[tuple[str, dict]]:
         return
     if suffix not in (".jsonl", ".json", ".csv"):
         raise DataFileError(f"{path}: unsupported file type {suffix!r}; use {FORMATS}.")
-    text = _text(path)
-    if suffix == ".jsonl":
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield f"line {number}", _object(path, f"line {number}", _json(path, line, number))
-    elif suffix == ".json":
-        data = _json(path, text, 1)
-        if not isinstance(data, list):
-            raise DataFileError(
-                f"{path}, line 1: holds a JSON {_kind(data)}; a .json data file must be a list of "
-                "row objects ([{...}, {...}]). Save the rows as that list, or one object per "
-                "line as .jsonl."
-            )
-        for number, row in enumerate(data, start=1):
-            yield f"row {number}", _object(path, f"row {number}", row)
-    else:
-        # line numbers: the header is line 1 (rows with embedded newlines shift them; rare)
-        for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
-            yield f"line {number}", row
-
-
-def _text(path: Path) -> str:
-    data = path.read_bytes()
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise DataFileError(
-            f"{path}, line {line}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
-            f"{error.start}); is it a binary file? Expected {FORMATS}: convert it, or name a "
-            "Parquet file .parquet."
-        ) from None
+        if suffix == ".jsonl":
+            rows = [(f"line {number}", row) for number, row in read_jsonl(path)]
+        elif suffix == ".json":
+            data = read_json(path)
+            if not isinstance(data, list):
+                raise DataFileError(
+                    f"{path}, line 1: holds a JSON {json_kind(data)}; a .json data file must be a "
+                    "list of row objects ([{...}, {...}]). Save the rows as that list, or one "
+                    "object per line as .jsonl."
+                )
+            rows = [(f"row {number}", _object(path, f"row {number}", row))
+                    for number, row in enumerate(data, start=1)]  # fmt: skip
+        else:
+            # line numbers: the header is line 1 (rows with embedded newlines shift them; rare)
+            lines = read_text(path).splitlines()
+            rows = [(f"line {number}", row)
+                    for number, row in enumerate(csv.DictReader(lines), start=2)]  # fmt: skip
+    except UnreadableFile as error:
+        raise DataFileError(f"{error}{_fix(error)}") from None
+    yield from rows
 
 
-def _json(path: Path, text: str, first_line: int) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        line = first_line + error.lineno - 1
-        raise DataFileError(
-            f"{path}, line {line}, column {error.colno}: invalid JSON ({error.msg}). "
-            + (
-                "Each line of a .jsonl file must be one complete JSON object: fix or delete it."
-                if path.suffix.lower() == ".jsonl"
-                else "Fix the JSON (e.g. `python -m json.tool FILE` shows where it breaks)."
-            )
-        ) from None
+def _fix(error: UnreadableFile) -> str:
+    """What to do about a file s1_eval.files could not read, after its located message."""
+    if error.kind == "encoding":
+        return f"; is it a binary file? Expected {FORMATS}: convert it, or name a Parquet file .parquet."
+    if error.kind == "shape":
+        return ". Write one object per row."
+    if error.path.suffix.lower() == ".jsonl":
+        return ". Each line of a .jsonl file must be one complete JSON object: fix or delete it."
+    return ". Fix the JSON (e.g. `python -m json.tool FILE` shows where it breaks)."
 
 
 def _object(path: Path, where: str, value: Any) -> dict:
     if not isinstance(value, dict):
         raise DataFileError(
             f'{path}, {where}: expected a row object ({{"column": value, ...}}), got a JSON '
-            f"{_kind(value)}. Write one object per row."
+            f"{json_kind(value)}. Write one object per row."
         )
     return value
 
@@ -154,10 +140,6 @@ def _check_row(
                 f"{path}, {where}: the {present[0]!r} column is empty; {what} needs a value in "
                 f"every row. Fill it in or drop the row. {fix}".strip()
             )
-
-
-def _kind(value: Any) -> str:
-    return {dict: "object", list: "list", str: "string"}.get(type(value), type(value).__name__)
 
 
 def _report_without_traceback() -> None:

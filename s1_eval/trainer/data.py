@@ -8,12 +8,12 @@ attempt. It stays a separate chat turn so TRL's `completion_only_loss` masks the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
+from s1_eval.files import UnreadableFile, read_json, read_jsonl
 from s1_eval.s1_format import TRAINING_PRESETS, training_completion
 
 TRACE_SOURCES = ("gemini", "deepseek")
@@ -48,38 +48,22 @@ def read_local_rows(path: Path) -> list[dict]:
     """Rows of a .jsonl (one object per line) or .json (a list of objects) file; a bad line is
     named by file and line number instead of surfacing as a deep loader traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError("dataset_name", f"{path} is not UTF-8 text (a JSON/JSONL file)") from None
-    if path.suffix == ".json":
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(
-                "dataset_name", f"{path}, line {error.lineno}: not valid JSON ({error.msg})"
-            ) from None
-        if not isinstance(rows, list):
-            raise ConfigError(
-                "dataset_name",
-                f"{path} holds a {type(rows).__name__}: expected a list of row objects",
-            )
-        numbered = [(f"item {n}", row) for n, row in enumerate(rows, start=1)]
-    else:
-        numbered = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                numbered.append((f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as error:
+        if path.suffix == ".json":
+            rows = read_json(path)
+            if not isinstance(rows, list):
                 raise ConfigError(
-                    "dataset_name", f"{path}, line {number}: not valid JSON ({error.msg})"
-                ) from None
-    for number, row in numbered:
+                    "dataset_name",
+                    f"{path} holds a {type(rows).__name__}: expected a list of row objects",
+                )
+            numbered = [(f"item {n}", row) for n, row in enumerate(rows, start=1)]
+        else:
+            numbered = [(f"line {n}", row) for n, row in read_jsonl(path)]
+    except UnreadableFile as error:
+        raise ConfigError("dataset_name", str(error)) from None
+    for where, row in numbered:
         if not isinstance(row, dict):
             raise ConfigError(
-                "dataset_name",
-                f"{path}, {number}: expected a JSON object, got {type(row).__name__}",
+                "dataset_name", f"{path}, {where}: expected a JSON object, got {type(row).__name__}"
             )
     if not numbered:
         raise ConfigError("dataset_name", f"{path} has no rows")
