@@ -11,12 +11,12 @@ generation starts. The result is engine-agnostic; engines translate ``Sampling``
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from s1_eval.loop_guard import LoopGuard, parse_loop_guard
+from s1_eval.messages import did_you_mean
 from s1_eval.s1_format import PRESETS, Delimiters, PresetName
 
 __all__ = [
@@ -149,8 +149,7 @@ ACCEPTED_KEYS = frozenset(
 
 
 def _unknown_key_error(key: str) -> ValueError:
-    close = difflib.get_close_matches(key, sorted(ACCEPTED_KEYS), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, ACCEPTED_KEYS)
     return ValueError(
         f"Unknown gen_kwarg {key!r}.{hint} Accepted: {', '.join(sorted(ACCEPTED_KEYS))}."
     )

@@ -13,7 +13,6 @@ so one loaded model serves a whole sweep of budgets.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from tqdm import tqdm
 
 from s1_eval.budget import PRESETS, parse_gen_kwargs
 from s1_eval.forcing import force_generate_many, plan_batch
+from s1_eval.messages import did_you_mean
 from s1_eval.sharing import SharedSteps, StepStore
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
@@ -75,8 +75,7 @@ class _ForcingLM(LM):
             n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "kwargs")
         ]
         accepted = [*names, *DELIMITER_ARGS, *IGNORED_ARGS]
-        close = difflib.get_close_matches(key, accepted, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(key, accepted)
         raise ValueError(
             f"Unknown model_arg {key!r} for {cls.__name__}.{hint} Accepted: {', '.join(accepted)}."
         )

@@ -13,8 +13,9 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Any
 
-from s1_eval.engines.lazy import LazyEngine, logger
+from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, load_tokenizer
+from s1_eval.messages import logger
 from s1_eval.steps import GenerationStep, StepResult
 
 

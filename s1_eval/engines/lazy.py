@@ -9,15 +9,12 @@ checked, so a typo in gen_kwargs costs seconds, not an engine start.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from s1_eval.engines.tokenizer import HFTokenizer
-
-# a child of lm-eval's logger: our lines print with lm-eval's format and obey LMEVAL_LOG_LEVEL
-logger = logging.getLogger("lm_eval.models.s1_eval")
+from s1_eval.messages import logger
 
 
 class LazyEngine:

@@ -10,7 +10,6 @@ step shows it is alive.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import urllib.error
@@ -18,9 +17,8 @@ import urllib.request
 from typing import Any
 
 from s1_eval.engines.vllm import as_step_result, sampling_fields
+from s1_eval.messages import logger
 from s1_eval.steps import GenerationStep, StepResult
-
-logger = logging.getLogger("lm_eval.models.s1_eval")
 
 #: read for the Authorization header; never logged, never written to results
 API_KEY_ENV = "OPENAI_API_KEY"

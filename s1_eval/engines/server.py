@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import logging
 import queue
 import threading
 import weakref
@@ -36,9 +35,8 @@ from s1_eval.engines.openai_api import (
     split_urls,
 )
 from s1_eval.engines.tokenizer import load_tokenizer
+from s1_eval.messages import logger
 from s1_eval.steps import GenerationStep, StepResult
-
-logger = logging.getLogger("lm_eval.models.s1_eval")
 
 #: first retry waits this long, each further one twice as long
 BACKOFF_S = 0.5

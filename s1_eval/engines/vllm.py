@@ -11,13 +11,13 @@ the tokenizer without starting vLLM, for the lm-eval backend.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import itertools
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from typing import Any
 
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, generation_eos_ids, load_tokenizer
+from s1_eval.messages import did_you_mean
 from s1_eval.steps import GenerationStep, StepResult
 
 INSTALL_HINT = (
@@ -32,11 +32,6 @@ def import_vllm():
     except ImportError as error:
         raise ImportError(f"{INSTALL_HINT} ({error})") from None
     return vllm
-
-
-def _closest(key: str, names: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(names), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _detail(error: Exception) -> tuple[str, str]:
@@ -64,7 +59,7 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
     for key in engine_args:
         if key not in known:
             raise ValueError(
-                f"Unknown model_arg {key!r} for s1_vllm.{_closest(key, known)} Accepted: "
+                f"Unknown model_arg {key!r} for s1_vllm.{did_you_mean(key, known)} Accepted: "
                 "pretrained, preset, max_gen_toks, the delimiter defaults "
                 "(thinking_start, thinking_end, until_thinking, thinking_cap_message, "
                 "thinking_cap_suffix) and any vLLM EngineArgs field (tensor_parallel_size, "

@@ -1,0 +1,22 @@
+"""How the package speaks to its user outside an exception's text: its logger and the
+"Did you mean" hint of an error about an unknown name.
+
+    raise ValueError(f"Unknown gen_kwarg {key!r}.{did_you_mean(key, ACCEPTED)} Accepted: ...")
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Iterable
+
+#: a child of lm-eval's logger: our lines print with lm-eval's format and obey LMEVAL_LOG_LEVEL
+LOGGER_NAME = "lm_eval.models.s1_eval"
+logger = logging.getLogger(LOGGER_NAME)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices``, or "" when none is close; written
+    to follow a sentence that ends in a full stop."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
