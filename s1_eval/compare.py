@@ -9,12 +9,21 @@ live in ``s1_eval.evidence``; this module picks the two cells and prints the res
 
 from __future__ import annotations
 
-import difflib
 import json
-from dataclasses import asdict
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from s1_eval.evidence import RESAMPLES, SEED, Comparison, NoSharedProblems, compare_records
+from s1_eval.evidence import (
+    CONFIDENCE,
+    RESAMPLES,
+    SEED,
+    Comparison,
+    NoSharedProblems,
+    compare_records,
+)
+from s1_eval.messages import did_you_mean
 from s1_eval.samples import Cell, load_cells
 
 
@@ -47,10 +56,9 @@ def pick_cell(side: str, task: str | None, metric: str, filter_name: str | None)
     if setting is not None:
         chosen = [c for c in cells if setting in (c.setting.name, c.setting.slug)]
         if not chosen:
-            close = difflib.get_close_matches(setting, [c.setting.name for c in cells], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(setting, [c.setting.name for c in cells])
             raise ValueError(
-                f"{side}: no setting {setting!r} in {run}{hint}; it holds {_names(cells)}"
+                f"{side}: no setting {setting!r} in {run}.{hint} It holds {_names(cells)}"
             )
         cells = chosen
     if len(cells) > 1:
@@ -96,3 +104,95 @@ def comparison_json(comparison: Comparison) -> str:
         ties=comparison.ties, significant=comparison.significant, verdict=comparison.verdict
     )
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- report section
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """One setting of a run against the run's baseline setting (a row of the report)."""
+
+    model: str
+    task: str
+    baseline: str
+    setting: str
+    n: int
+    difference_pct: float
+    ci_low_pct: float
+    ci_high_pct: float
+    wins: int
+    losses: int
+    ties: int
+    mcnemar_p: float
+    significant: bool
+
+
+def baseline_of(cells: Sequence[Cell]) -> Cell:
+    """No forcing at all if the run has it, else the smallest cap without extension."""
+
+    def key(cell: Cell) -> tuple:
+        s = cell.setting
+        plain = not s.n_ignore
+        cap = s.cap if s.cap is not None else math.inf
+        return (not (plain and s.budget is None), not plain, cap, s.name)
+
+    return min(cells, key=key)
+
+
+def _budget_order(cell: Cell) -> tuple[bool, float]:
+    return (cell.setting.cap is None, cell.setting.cap or 0.0)
+
+
+def baseline_comparisons(
+    cells: Sequence[Cell], n_resamples: int = RESAMPLES, seed: int = SEED
+) -> list[BaselineComparison]:
+    """Every other setting of each (model, task) against its baseline, on shared problems."""
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.model, cell.task), []).append(cell)
+    rows = []
+    for (model, task), members in sorted(groups.items()):
+        base = baseline_of(members)
+        for cell in sorted(members, key=lambda c: (c.setting.series, _budget_order(c))):
+            if cell is base:
+                continue
+            try:
+                c = compare_records(base.records, cell.records, n_resamples=n_resamples, seed=seed)
+            except NoSharedProblems:
+                continue
+            rows.append(
+                BaselineComparison(
+                    model, task, base.setting.name, cell.setting.name, c.n, c.difference_pct,
+                    c.ci_low_pct, c.ci_high_pct, c.wins, c.losses, c.ties, c.mcnemar_p,
+                    c.significant,
+                )
+            )  # fmt: skip
+    return rows
+
+
+def comparison_table(rows: Sequence[BaselineComparison]) -> list[str]:
+    """Markdown lines of the report's paired-comparison section (empty without rows)."""
+    if not rows:
+        return []
+    lines = [
+        "## Paired comparisons",
+        "",
+        "Each setting against its run's baseline (no forcing, else the smallest cap) on the "
+        f"problems both scored: B - A in accuracy points, {round(100 * CONFIDENCE)} % paired "
+        f"bootstrap interval ({RESAMPLES} resamples, seed {SEED}), exact McNemar p.",
+        "",
+        "| model | task | baseline (A) | setting (B) | n | B - A | interval | won / lost / tied "
+        "| McNemar p | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        verdict = (
+            "within noise" if not r.significant else ("better" if r.difference_pct > 0 else "worse")
+        )
+        lines.append(
+            f"| {r.model} | {r.task} | {r.baseline} | {r.setting} | {r.n} | {r.difference_pct:+.1f} "
+            f"| [{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}] | {r.wins} / {r.losses} / {r.ties} "
+            f"| {r.mcnemar_p:.3g} | {verdict} |"
+        )
+    return lines

@@ -12,12 +12,13 @@ interval the same way: resample problems, recompute every cell of the curve, rec
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from s1_eval.metrics import RunPoint, SampleRecord, scaling
+from s1_eval.metrics import SampleRecord, scaling_of_arrays
 
 CONFIDENCE = 0.95
 RESAMPLES = 10_000
@@ -89,19 +90,28 @@ def percentile_interval(
     n_resamples: int = RESAMPLES,
     seed: int = SEED,
     confidence: float = CONFIDENCE,
+    vectorized: bool = False,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic(problem_indices)`` over ``n`` problems."""
+    """Percentile bootstrap interval of ``statistic(problem_indices)`` over ``n`` problems.
+
+    ``vectorized``: the statistic takes an ``axis`` keyword and a batch of index rows."""
     from scipy.stats import bootstrap
 
     if n == 0:
         raise NoSharedProblems("no problems to resample")
+    if n == 1:  # every resample is the one problem: the interval is the point
+        one = np.zeros((1, 1), dtype=int)
+        value = float(
+            np.asarray(statistic(one, axis=-1)).ravel()[0] if vectorized else statistic(one[0])
+        )
+        return value, value
     result = bootstrap(
         (np.arange(n),),
         statistic,
         n_resamples=n_resamples,
         confidence_level=confidence,
         method="percentile",
-        vectorized=False,
+        vectorized=vectorized,
         rng=seed,
     )
     interval = result.confidence_interval
@@ -159,7 +169,12 @@ def compare_records(
     _, scores_a, scores_b = shared_scores(a, b)
     differences = 100.0 * (scores_b - scores_a)
     low, high = percentile_interval(
-        lambda idx: differences[idx].mean(), len(differences), n_resamples, seed, confidence
+        lambda idx, axis=-1: differences[idx].mean(axis=axis),
+        len(differences),
+        n_resamples,
+        seed,
+        confidence,
+        vectorized=True,
     )
     wins = int(np.sum(scores_b > scores_a))
     losses = int(np.sum(scores_b < scores_a))
@@ -211,15 +226,15 @@ def scaling_interval(
         dtype=float,
     )
 
-    def statistic(idx: np.ndarray) -> float:
-        points = []
-        for run in range(len(runs)):
-            tokens = thinking[run, idx]
-            if np.all(np.isnan(tokens)):
-                continue
-            points.append(RunPoint(float(np.nanmean(tokens)), 100.0 * correct[run, idx].mean()))
-        value = scaling(points)
-        return np.nan if value is None else value
+    def statistic(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        # idx: (..., problems) rows of resampled problem indices -> one Scaling per row
+        accuracy = 100.0 * correct[:, idx].mean(axis=axis)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a run with no trace: NaN
+            tokens = np.nanmean(thinking[:, idx], axis=axis)
+        return scaling_of_arrays(tokens, accuracy)
 
-    low, high = percentile_interval(statistic, len(ids), n_resamples, seed, confidence)
+    low, high = percentile_interval(
+        statistic, len(ids), n_resamples, seed, confidence, vectorized=True
+    )
     return None if np.isnan(low) or np.isnan(high) else (low, high)

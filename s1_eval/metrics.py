@@ -202,13 +202,26 @@ def scaling(points: Sequence[RunPoint]) -> float | None:
     """
     if len(points) < 2:
         return None
-    total = 0.0
-    for p, q in combinations(points, 2):
-        if p.thinking_tokens == q.thinking_tokens:
-            continue
-        slope = (q.accuracy_pct - p.accuracy_pct) / (q.thinking_tokens - p.thinking_tokens)
-        total += slope * 1000.0  # per token -> per 1,000 tokens (slope is symmetric in p, q)
-    return total / math.comb(len(points), 2)
+    value = scaling_of_arrays([p.thinking_tokens for p in points], [p.accuracy_pct for p in points])
+    return float(value)
+
+
+def scaling_of_arrays(thinking, accuracy):
+    """``scaling`` over arrays whose first axis is the runs and whose other axes are batches
+    (the bootstrap evaluates thousands of resampled curves at once). A pair with an unknown
+    (NaN) side adds nothing, like a pair with equal thinking tokens."""
+    import numpy as np
+
+    a = np.asarray(thinking, dtype=float)
+    f = np.asarray(accuracy, dtype=float)
+    total = np.zeros(a.shape[1:])
+    for i, j in combinations(range(a.shape[0]), 2):
+        gap = a[j] - a[i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = (f[j] - f[i]) / gap
+        # per token -> per 1,000 tokens (the slope is symmetric in i, j)
+        total += np.where(np.isfinite(slope) & (gap != 0), slope * 1000.0, 0.0)
+    return total / math.comb(a.shape[0], 2)
 
 
 def performance_pct(points: Sequence[RunPoint]) -> float | None:

@@ -4,7 +4,7 @@
 
 Each line is a curve of the report (one model and one setting series across budgets), points
 labelled with their budget and drawn with ± stderr bars; the legend gives the curve's Scaling
-in acc. points per 1k thinking tokens. With ``reference`` the paper's s1-32B budget-forcing
+in acc. points per 1k thinking tokens with its 95 % bootstrap interval. With ``reference`` the paper's s1-32B budget-forcing
 accuracy for AIME24 / MATH500 / GPQA-Diamond (its main results table) is drawn as a dashed
 horizontal line; the paper gives its curves only as figures, so no paper points are drawn.
 """
@@ -101,6 +101,8 @@ def render_scaling(
             members.sort(key=x_of)
             curve = curves.get((model, task, series))
             scaling = "n/a" if curve is None or curve.scaling is None else f"{curve.scaling:.2f}"
+            if curve is not None and curve.scaling_ci_low is not None:
+                scaling += f" [{curve.scaling_ci_low:.2f}, {curve.scaling_ci_high:.2f}]"
             label = series if len(models) == 1 else f"{model}: {series}"
             line = ax.errorbar(
                 [x_of(r) for r in members],

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from s1_eval.compare import BaselineComparison, baseline_comparisons, comparison_table
+from s1_eval.evidence import scaling_interval
 from s1_eval.metrics import (
     SCALING_KEY,
     SCALING_UNIT,
@@ -84,6 +86,9 @@ class CurveRow:
     #: summed over the curve's cells: generated tokens / correct answers, seconds / correct
     tokens_per_correct: float | None = None
     seconds_per_correct: float | None = None
+    #: 95 % bootstrap interval of Scaling over the problems all runs of the curve scored
+    scaling_ci_low: float | None = None
+    scaling_ci_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class Report:
     cells: tuple[CellRow, ...]
     curves: tuple[CurveRow, ...]
     warnings: tuple[str, ...] = ()
+    comparisons: tuple[BaselineComparison, ...] = ()
 
     def markdown(self) -> str:
         return to_markdown(self)
@@ -147,16 +153,19 @@ def _budget_key(row: CellRow) -> tuple[int, float]:
         return (1, 0.0)
 
 
-def _curve(model: str, task: str, series: str, members: Sequence[tuple[CellRow, CellStats]]):
+def _curve(model: str, task: str, series: str, members: Sequence[tuple[CellRow, CellStats, Cell]]):
     members = sorted(members, key=lambda m: _budget_key(m[0]))
     usable = [
-        (r, s) for r, s in members if r.thinking_mean is not None and r.accuracy_pct is not None
+        (r, s) for r, s, _ in members if r.thinking_mean is not None and r.accuracy_pct is not None
     ]
+    interval = scaling_interval(
+        [(c.records, r.cap) for r, _, c in members if r.thinking_mean is not None]
+    )
     points = [
         RunPoint(r.thinking_mean, r.accuracy_pct, a_max=r.cap, label=r.setting) for r, _ in usable
     ]
     metrics = curve_metrics(points, [(s.n_within_cap, s.n_capped) for _, s in usable])
-    scored = [r for r, _ in members if r.accuracy_pct is not None]
+    scored = [r for r, _, _ in members if r.accuracy_pct is not None]
     best = max(scored, key=lambda r: r.accuracy_pct, default=None)
     notes = []
     if len(usable) < len(members):
@@ -168,7 +177,7 @@ def _curve(model: str, task: str, series: str, members: Sequence[tuple[CellRow, 
         task=task,
         series=series,
         n_runs=len(members),
-        budgets=",".join(r.budget for r, _ in members),
+        budgets=",".join(r.budget for r, _, _ in members),
         control_pct=metrics.control_pct,
         n_unbounded=metrics.n_unbounded,
         control_per_sample_pct=metrics.control_per_sample_pct,
@@ -180,11 +189,14 @@ def _curve(model: str, task: str, series: str, members: Sequence[tuple[CellRow, 
         best_thinking_mean=best.thinking_mean if best else None,
         note="; ".join(notes),
         tokens_per_correct=per_correct(
-            _total(r.generated_tokens for r, _ in members), _total(r.correct for r, _ in members)
+            _total(r.generated_tokens for r, _, _ in members),
+            _total(r.correct for r, _, _ in members),
         ),
         seconds_per_correct=per_correct(
-            _total(r.seconds for r, _ in members), _total(r.correct for r, _ in members)
+            _total(r.seconds for r, _, _ in members), _total(r.correct for r, _, _ in members)
         ),
+        scaling_ci_low=interval[0] if interval else None,
+        scaling_ci_high=interval[1] if interval else None,
     )
 
 
@@ -203,11 +215,11 @@ def build_report(
 
 
 def report_from_cells(cells: Sequence[Cell], warnings: Sequence[str] = ()) -> Report:
-    rows = [cell_row(cell) for cell in cells]
+    rows = [(*cell_row(cell), cell) for cell in cells]
     rows.sort(key=lambda m: (m[0].model, m[0].task, m[0].series, _budget_key(m[0])))
     groups: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for row, stats in rows:
-        groups[(row.model, row.task)][row.series].append((row, stats))
+    for row, stats, cell in rows:
+        groups[(row.model, row.task)][row.series].append((row, stats, cell))
     curves = []
     for (model, task), by_series in groups.items():
         for series, members in by_series.items():
@@ -215,7 +227,12 @@ def report_from_cells(cells: Sequence[Cell], warnings: Sequence[str] = ()) -> Re
         if len(by_series) > 1:
             pooled = [m for members in by_series.values() for m in members]
             curves.append(_curve(model, task, ALL_SETTINGS, pooled))
-    return Report(tuple(r for r, _ in rows), tuple(curves), tuple(warnings))
+    return Report(
+        tuple(r for r, _, _ in rows),
+        tuple(curves),
+        tuple(warnings),
+        tuple(baseline_comparisons(cells)),
+    )
 
 
 # --------------------------------------------------------------------------- output
@@ -237,6 +254,12 @@ def _seconds(row: CellRow) -> str:
     )
 
 
+def _scaling(curve: CurveRow) -> str:
+    if curve.scaling_ci_low is None or curve.scaling_ci_high is None:
+        return _fmt(curve.scaling, 2)
+    return f"{_fmt(curve.scaling, 2)} [{curve.scaling_ci_low:.2f}, {curve.scaling_ci_high:.2f}]"
+
+
 def _acc(value, stderr) -> str:
     return "n/a" if value is None else f"{value:.1f} ± {_fmt(stderr)}"
 
@@ -250,7 +273,8 @@ def to_markdown(report: Report) -> str:
         "within their cap. Runs without a cap are left out of Control.",
         "",
         "| model | task | setting | runs | budgets | Performance (acc. %) | at thinking tokens "
-        f"| Control (runs) | Control (samples) | Scaling ({SCALING_UNIT}) | tokens / correct |",
+        f"| Control (runs) | Control (samples) | Scaling ({SCALING_UNIT}) [95 % interval] "
+        "| tokens / correct |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in report.curves:
@@ -258,8 +282,10 @@ def to_markdown(report: Report) -> str:
             f"| {c.model} | {c.task} | {c.series} | {c.n_runs} | {c.budgets} "
             f"| {_acc(c.performance_pct, c.performance_stderr_pct)} | {_fmt(c.best_thinking_mean, 0)} "
             f"| {_fmt(c.control_pct, 0, '%')} | {_fmt(c.control_per_sample_pct, 1, '%')} "
-            f"| {_fmt(c.scaling, 2)} | {_fmt(c.tokens_per_correct, 0)} |"
+            f"| {_scaling(c)} | {_fmt(c.tokens_per_correct, 0)} |"
         )
+    if report.comparisons:
+        lines += ["", *comparison_table(report.comparisons)]
     lines += [
         "",
         "## Cells",
@@ -301,6 +327,7 @@ def to_json(report: Report) -> str:
             "scaling_unit": SCALING_UNIT,
             "curves": [_curve_dict(c) for c in report.curves],
             "cells": [asdict(r) for r in report.cells],
+            "comparisons": [asdict(c) for c in report.comparisons],
             "warnings": list(report.warnings),
         },
         indent=2,

@@ -1,6 +1,6 @@
 """Options of `s1-eval sweep` and their translation into a SweepConfig and a run folder.
 
-    config, output = sweep_config_from_args(parser.parse_args(argv))  # after add_sweep_arguments
+config, output = sweep_config_from_args(parser.parse_args(argv))
 """
 
 from __future__ import annotations

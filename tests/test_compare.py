@@ -47,7 +47,7 @@ def test_refusals_are_one_line(tmp_path):
     proc = s1_eval("compare", str(run), f"{run}:{WAIT.name}")
     assert_one_line_error(proc, "holds 2 settings: name one as", NATIVE.name)
     proc = s1_eval("compare", f"{run}:budget=none,n_ignore=2,str=Wiat", f"{run}:{WAIT.name}")
-    assert_one_line_error(proc, "no setting", f"did you mean '{WAIT.name}'")
+    assert_one_line_error(proc, "no setting", f"Did you mean '{WAIT.name}'")
     other = write_run(tmp_path / "other", "t", {}, [row(50, 1, 10), row(51, 0, 10)])
     proc = s1_eval("compare", f"{run}:{NATIVE.name}", str(other.parent.parent))
     assert_one_line_error(proc, "cannot compare", "share no scored problem")

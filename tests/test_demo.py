@@ -176,13 +176,14 @@ def independent_run(demo_run, tmp_path_factory):
     run = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert "one pass" not in run.stdout
-    return cell_rows(out)
+    return out
 
 
 @pytest.mark.engine
 def test_shared_sweep_equals_a_sweep_of_independent_cells(demo_run, independent_run):
     """The demo sweeps in one shared pass: every cell's responses and traces are identical."""
     cwd, run, _ = demo_run
+    independent_run = cell_rows(independent_run)
     assert "in one pass (shared thinking)" in run.stdout
     shared = cell_rows(cwd / "out")
     common = [name for name in shared if name in independent_run]
@@ -198,6 +199,7 @@ def test_a_larger_budget_later_only_generates_past_the_stored_thinking(
     demo_run, independent_run, tmp_path
 ):
     cwd, _, _ = demo_run
+    independent_run = cell_rows(independent_run)
     run_dir = tmp_path / "run"
     shutil.copytree(cwd / "out", run_dir)
     assert (run_dir / "trajectories.jsonl").is_file()
@@ -219,6 +221,39 @@ def test_a_larger_budget_later_only_generates_past_the_stored_thinking(
     assert from_store > 0 and generated < alone / 2
 
 
+@pytest.mark.engine
+def test_two_real_runs_of_one_setting_compare_within_noise(demo_run, independent_run):
+    cwd, _, _ = demo_run
+    setting = "budget=64,n_ignore=0"
+    proc = subprocess.run(
+        [sys.executable, "-m", "s1_eval.cli", "compare", f"{cwd / 'out'}:{setting}",
+         f"{independent_run}:{setting}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "problems both scored: 8" in proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("verdict: within noise: B - A = +0.0 points")
+
+
+def test_committed_wait_gain_compares_significant():
+    """The committed demo's 2x "Wait" gain holds up problem by problem."""
+    run = Path(REPO, "results", "demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "s1_eval.cli", "compare", f"{run}:budget=none,n_ignore=0",
+         f"{run}:budget=none,n_ignore=2,str=Wait", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    result = json.loads(proc.stdout)
+    assert result["n"] == 50 and result["significant"] and result["ci_low_pct"] > 0
+    assert result["wins"] > result["losses"] and result["mcnemar_p"] < 0.05
+    board = json.loads(Path(run, "leaderboard.json").read_text())
+    [row] = [c for c in board["comparisons"] if c["setting"] == "budget=none,n_ignore=2,str=Wait"]
+    assert (
+        row["difference_pct"] == result["difference_pct"]
+        and row["baseline"] == "budget=none,n_ignore=0"
+    )
+
+
 def test_committed_demo_table_is_recomputed_from_its_samples():
     from s1_eval.report import build_report, to_json
 
@@ -232,10 +267,10 @@ def test_committed_demo_table_is_recomputed_from_its_samples():
 def _without_paths(board: dict) -> dict:
     """Every figure of the leaderboard by setting; only file locations may differ."""
     return {
-        (row.get("setting") or row.get("series")): {
+        (section, row.get("setting") or row.get("series")): {
             k: v for k, v in row.items() if k != "results_file"
         }
-        for section in ("cells", "curves")
+        for section in ("cells", "curves", "comparisons")
         for row in board[section]
     }
 

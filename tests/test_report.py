@@ -54,6 +54,31 @@ def test_curve_metrics_across_runs(tmp_path):
     assert report.cells[1].control_run == 1 and report.cells[2].control_run is None
 
 
+def test_scaling_interval_and_paired_comparisons(tmp_path):
+    report = build_report(make_runs(tmp_path))
+    (curve,) = report.curves
+    # two problems: the interval holds the point and is seeded (same report, same interval)
+    assert curve.scaling_ci_low <= curve.scaling <= curve.scaling_ci_high
+    assert build_report(make_runs(tmp_path)).curves[0].scaling_ci_low == curve.scaling_ci_low
+    # the baseline is the run without forcing (no cap); both capped runs compare against it
+    assert [(c.baseline, c.setting) for c in report.comparisons] == [
+        ("budget=none", "budget=1000"),
+        ("budget=none", "budget=2000"),
+    ]
+    first, second = report.comparisons
+    assert (first.difference_pct, first.wins, first.losses, first.ties) == (0.0, 0, 0, 2)
+    assert (second.difference_pct, second.wins, second.ties, second.mcnemar_p) == (50.0, 1, 1, 1.0)
+    markdown = report.markdown()
+    assert "## Paired comparisons" in markdown
+    assert (
+        "| budget=none | budget=2000 | 2 | +50.0 | [+0.0, +100.0] | 1 / 0 / 1 | 1 | within noise |"
+        in markdown
+    )
+    data = json.loads(to_json(report))
+    assert data["comparisons"][1]["ci_high_pct"] == 100.0
+    assert data["curves"][0]["scaling_ci_high"] == curve.scaling_ci_high
+
+
 def test_series_and_pooled_curve(tmp_path):
     for budget in (100, 200):
         for k in (0, 2):
