@@ -58,17 +58,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from s1_eval.report import build_report, report_files
-    from s1_eval.run_folder import write_all_atomic
+    from s1_eval.files import write_all_atomic
+    from s1_eval.leaderboard import report_files
+    from s1_eval.report import build_report
 
     # every input is read and every output rendered before the first file is replaced
     report = build_report(args.runs, metric=args.metric, filter_name=args.filter)
-    print(report.markdown(), end="")
+    paper = ""
+    if args.reference:
+        from s1_eval.reference import load_reference, paper_interval_lines
+
+        reference = load_reference(None if args.reference is True else args.reference)
+        paper = "\n" + "\n".join(paper_interval_lines(reference)) + "\n"
+    print(report.markdown() + paper, end="")
     if not report.cells:
         print("error: runs: no finished cells to report; nothing written", file=sys.stderr)
         return 1
     if args.output:
         contents = report_files(report, args.output)
+        contents[Path(args.output) / "leaderboard.md"] += paper
         if args.plot:
             from s1_eval.plots import render_scaling
 

@@ -1,4 +1,5 @@
-"""`s1-eval compare`: two settings (of one run or of two runs) on the problems both answered.
+"""`s1-eval compare`: two settings (of one run or of two runs) on the problems both answered;
+and the report's evidence sections (each setting against the baseline, repeated seeds).
 
     s1-eval compare runs/demo:budget=none,n_ignore=0 runs/demo:budget=none,n_ignore=2,str=Wait
 
@@ -24,6 +25,8 @@ from s1_eval.evidence import (
     compare_records,
 )
 from s1_eval.messages import did_you_mean
+from s1_eval.metrics import cell_stats, mean_stderr
+from s1_eval.run_folder import Setting
 from s1_eval.samples import Cell, load_cells
 
 
@@ -194,5 +197,66 @@ def comparison_table(rows: Sequence[BaselineComparison]) -> list[str]:
             f"| {r.model} | {r.task} | {r.baseline} | {r.setting} | {r.n} | {r.difference_pct:+.1f} "
             f"| [{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}] | {r.wins} / {r.losses} / {r.ties} "
             f"| {r.mcnemar_p:.3g} | {verdict} |"
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class SeedRepeats:
+    """One sampled setting run under several seeds: the spread across the repeats."""
+
+    model: str
+    task: str
+    setting: str  # without the seed
+    seeds: tuple[int, ...]
+    accuracy_pct: tuple[float, ...]  # per seed, in the order of ``seeds``
+    mean_pct: float
+    stderr_pct: float | None  # across seeds (lm-eval's mean_stderr)
+
+
+def seed_repeats(cells: Sequence[Cell]) -> list[SeedRepeats]:
+    """Group the seeded cells of each (model, task, setting) that ran under two or more seeds."""
+    groups: dict[tuple[str, str, Setting], list[tuple[int, float]]] = {}
+    for cell in cells:
+        accuracy = cell_stats(cell.records).accuracy_pct
+        if cell.setting.seed is None or accuracy is None:
+            continue
+        key = (cell.model, cell.task, cell.setting.unseeded)
+        groups.setdefault(key, []).append((cell.setting.seed, accuracy))
+    rows = []
+    for (model, task, setting), runs in sorted(
+        groups.items(), key=lambda g: (g[0][:2], g[0][2].name)
+    ):
+        if len(runs) < 2:
+            continue
+        runs.sort()
+        values = [a for _, a in runs]
+        rows.append(
+            SeedRepeats(
+                model, task, setting.name, tuple(s for s, _ in runs), tuple(values),
+                sum(values) / len(values), mean_stderr(values),
+            )
+        )  # fmt: skip
+    return rows
+
+
+def seed_table(rows: Sequence[SeedRepeats]) -> list[str]:
+    """Markdown lines of the report's repeated-seeds section (empty without rows)."""
+    if not rows:
+        return []
+    lines = [
+        "## Repeated seeds",
+        "",
+        "Sampled settings run under several seeds: accuracy mean ± stderr across the seeds.",
+        "",
+        "| model | task | setting | seeds | accuracy (%) mean ± stderr | per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        spread = "n/a" if r.stderr_pct is None else f"{r.stderr_pct:.1f}"
+        per_seed = ", ".join(f"{s}: {a:.1f}" for s, a in zip(r.seeds, r.accuracy_pct, strict=True))
+        lines.append(
+            f"| {r.model} | {r.task} | {r.setting} | {len(r.seeds)} | {r.mean_pct:.1f} ± {spread} "
+            f"| {per_seed} |"
         )
     return lines

@@ -14,12 +14,12 @@ cancels. ``readme_section`` renders it all for the README; a test compares the t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from s1_eval.files import read_json
 from s1_eval.metrics import (
     SCALING_UNIT,
     PairedDifference,
@@ -216,7 +216,7 @@ def targets_table(m: DemoMeasurement) -> str:
 
 def read_record(run_dir: str | Path) -> dict:
     path = Path(run_dir) / RECORD_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def read_timings(run_dir: str | Path) -> list[dict]:

@@ -15,10 +15,10 @@ import math
 from pathlib import Path
 from typing import Literal
 
+from s1_eval.files import write_atomic
 from s1_eval.metrics import SCALING_UNIT
 from s1_eval.reference import benchmark_of, load_reference
 from s1_eval.report import Report
-from s1_eval.run_folder import write_atomic
 
 REFERENCE_ROW = "s1-32B, budget forcing"
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from s1_eval.files import UnreadableFile, read_json
+
 #: the package's one copy of the paper's tables (results/reference/ explains where they come from)
 REFERENCE_FILE = "s1_paper.json"
 
@@ -21,8 +23,8 @@ def load_reference(path: str | Path | None = None) -> dict:
 
         return json.loads(files("s1_eval").joinpath(REFERENCE_FILE).read_text(encoding="utf-8"))
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+        data = read_json(Path(path))
+    except (OSError, UnreadableFile) as error:
         raise ValueError(f"reference: {path}: unreadable ({error})") from None
     if not isinstance(data, dict):
         raise ValueError(f"reference: {path}: a JSON object of the paper's tables expected")
@@ -39,3 +41,47 @@ def benchmark_of(task: str) -> str | None:
     if "gpqa" in name and "diamond" in name:
         return "GPQA-Diamond"
     return None
+
+
+EXTRAPOLATION_TABLE = "extrapolation_aime24_nofigures_s1_32b"
+
+
+def paper_intervals(
+    reference: dict, confidence: float = 0.95
+) -> list[tuple[str, int, int, float, float]]:
+    """The paper's AIME24 extrapolation points with an exact binomial interval each.
+
+    Returns (setting, correct, problems, low %, high %) rows: on 30 problems one problem is 3.3
+    points, and a 95 % interval around 50 % spans about 31-69 %."""
+    from scipy.stats import binomtest
+
+    table = reference.get(EXTRAPOLATION_TABLE) or {}
+    problems = int(table.get("problems") or 0)
+    rows = []
+    for setting, accuracy in table.get("rows") or []:
+        correct = round(float(accuracy) * problems / 100)
+        interval = binomtest(correct, problems).proportion_ci(confidence, method="exact")
+        rows.append((str(setting), correct, problems, 100 * interval.low, 100 * interval.high))
+    return rows
+
+
+def paper_interval_lines(reference: dict) -> list[str]:
+    """Markdown lines: what a 30-problem interval around the paper's points looks like."""
+    rows = paper_intervals(reference)
+    if not rows:
+        return []
+    lines = [
+        "## The paper's AIME24 extrapolation points, with their uncertainty",
+        "",
+        "s1-32B, budget forcing with the end of thinking suppressed N times (thinking_n_ignore), "
+        "greedy, 30 problems; 95 % exact binomial interval of each point.",
+        "",
+        "| thinking_n_ignore | correct / problems | accuracy (%) | 95 % interval (%) |",
+        "|---|---|---|---|",
+    ]
+    for setting, correct, problems, low, high in rows:
+        accuracy = 100 * correct / problems
+        lines.append(
+            f"| {setting} | {correct} / {problems} | {accuracy:.1f} | {low:.1f} - {high:.1f} |"
+        )
+    return lines

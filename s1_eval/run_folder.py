@@ -27,7 +27,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ BUDGET_KEY, N_IGNORE_KEY, IGNORE_STR_KEY = (
     "thinking_n_ignore",
     "thinking_n_ignore_str",
 )
+#: the sampling seed gen_kwarg: a sampled sweep's repeats differ only in it
+SEED_KEY = "seed"
 
 
 # --------------------------------------------------------------------------- values
@@ -98,16 +100,18 @@ def known_count(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class Setting:
-    """A budget-forcing setting: thinking cap, suppression count and ignore string.
+    """A budget-forcing setting: thinking cap, suppression count, ignore string and sampling seed.
 
-    ``budget`` is an int cap, ``"auto"``, or ``None`` (no cap asked for).
+    ``budget`` is an int cap, ``"auto"``, or ``None`` (no cap asked for). ``seed`` is set for
+    the repeats of a sampled sweep (``--seeds``), one cell per seed.
     ``name`` reads like ``budget=512,n_ignore=2,str=Wait``; ``series`` is the name without the
-    budget (one curve of a sweep).
+    budget (one curve of a sweep; each seed draws its own curve).
     """
 
     budget: int | str | None = None
     n_ignore: int | None = None
     ignore_str: str | None = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if not self.n_ignore:  # an ignore string without suppressions changes nothing
@@ -121,7 +125,14 @@ class Setting:
         if self.ignore_str is not None and (self.n_ignore or 0) > 0:
             plain = self.ignore_str and self.ignore_str.strip() == self.ignore_str
             parts.append(f"str={self.ignore_str if plain else json.dumps(self.ignore_str)}")
+        if self.seed is not None:
+            parts.append(f"seed={self.seed}")
         return ",".join(parts) or "budget forcing"
+
+    @property
+    def unseeded(self) -> Setting:
+        """The same setting without its seed: what the repeats of one setting share."""
+        return replace(self, seed=None)
 
     @property
     def name(self) -> str:
@@ -147,18 +158,24 @@ class Setting:
             out[N_IGNORE_KEY] = self.n_ignore
         if self.ignore_str is not None:
             out[IGNORE_STR_KEY] = self.ignore_str
+        if self.seed is not None:
+            out[SEED_KEY] = self.seed
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"budget": self.budget, "n_ignore": self.n_ignore, "ignore_str": self.ignore_str}
+        data = {"budget": self.budget, "n_ignore": self.n_ignore, "ignore_str": self.ignore_str}
+        # only when set, so the folders of unseeded sweeps stay as they were
+        return {**data, "seed": self.seed} if self.seed is not None else data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Setting:
         n_ignore = read_count(data.get("n_ignore"))
+        seed = data.get("seed")
         return cls(
             read_count(data.get("budget")),
             n_ignore if isinstance(n_ignore, int) else None,
             data.get("ignore_str"),
+            seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         )
 
     @classmethod
@@ -175,7 +192,12 @@ class Setting:
         if isinstance(ignore_str, (list, tuple)):  # the backend records a list of strings
             ignore_str = ignore_str[0] if len(ignore_str) == 1 else "|".join(map(str, ignore_str))
         return cls.from_dict(
-            {"budget": pick(BUDGET_KEY), "n_ignore": pick(N_IGNORE_KEY), "ignore_str": ignore_str}
+            {
+                "budget": pick(BUDGET_KEY),
+                "n_ignore": pick(N_IGNORE_KEY),
+                "ignore_str": ignore_str,
+                "seed": pick(SEED_KEY),
+            }
         )
 
 

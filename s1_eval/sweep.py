@@ -15,7 +15,6 @@ cells run in one engine pass in which budgets share their common thinking
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import shutil
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from s1_eval.budget import parse_budget
+from s1_eval.files import write_all_atomic, write_json_atomic
 from s1_eval.hardware import hardware_summary
 from s1_eval.run_folder import (
     CELL_FILE,
@@ -35,11 +35,15 @@ from s1_eval.run_folder import (
     clean_stale,
     is_finished,
     new_cell_tmp,
-    write_all_atomic,
-    write_json_atomic,
 )
-from s1_eval.samples import load_results_file
-from s1_eval.sweep_checks import check_model, check_tasks, plan_run_dir, validate_config
+from s1_eval.samples import load_results_file, read_json
+from s1_eval.sweep_checks import (
+    check_model,
+    check_seeded_tasks_sample,
+    check_tasks,
+    plan_run_dir,
+    validate_config,
+)
 from s1_eval.sweep_shared import can_share, run_cells_shared
 
 
@@ -221,7 +225,7 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
 
 
 def describe_cell(folder: Path) -> str:
-    marker = json.loads((folder / CELL_FILE).read_text(encoding="utf-8"))
+    marker = read_json(folder / CELL_FILE, "cell marker")
     from s1_eval.metrics import cell_stats
 
     cells, _ = load_results_file(folder / marker["results_file"], marker)
@@ -261,6 +265,7 @@ def run_sweep(
         check_model(config, lm)
         task_manager = task_manager or make_task_manager(config)
         check_tasks(config, task_manager)
+        check_seeded_tasks_sample(config, task_manager)
         if lm is None:
             lm = build_lm(config.model, config.model_args, config.batch_size, config.device)
     (output / "cells").mkdir(parents=True, exist_ok=True)
@@ -310,7 +315,8 @@ def sweep_and_report(
     share: bool = True,
 ) -> SweepSummary:
     """Run the sweep, then write leaderboard.{md,csv,json} and scaling.png into ``output``."""
-    from s1_eval.report import build_report, report_files
+    from s1_eval.leaderboard import report_files
+    from s1_eval.report import build_report
 
     outcomes = run_sweep(config, output, lm=lm, log=log, task_manager=task_manager, share=share)
     report = build_report([output])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -89,7 +90,15 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch_size", default=None)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="lm-eval's seeds (python, numpy, torch)"
+    )
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        help="repeat every sampled setting: N runs seeds 0..N-1, or a list like 0,1,2; each "
+        "seed is the cells' sampling seed gen_kwarg (needs --gen_kwargs do_sample=true,temperature=T)",
+    )
     parser.add_argument("--no_report", action="store_true", help="skip leaderboard files and plot")
     parser.add_argument(
         "--independent",
@@ -118,9 +127,14 @@ def sweep_config_from_args(args: argparse.Namespace):
     model_args = args.model_args
     if args.preset and not re.search(r"(?:^|,)preset=", model_args):
         model_args = f"{model_args},preset={args.preset}" if model_args else f"preset={args.preset}"
+    settings = settings_from_strings(args.budgets, args.n_ignore, args.ignore_str)
+    if args.seeds is not None:
+        seeds = parse_seeds(args.seeds)
+        check_sampled(gen_kwargs)
+        settings = tuple(replace(s, seed=seed) for s in settings for seed in seeds)
     config = SweepConfig(
         tasks=tuple(tasks),
-        settings=settings_from_strings(args.budgets, args.n_ignore, args.ignore_str),
+        settings=settings,
         model=args.model,
         model_args=model_args,
         gen_kwargs=gen_kwargs,
@@ -137,3 +151,33 @@ def sweep_config_from_args(args: argparse.Namespace):
     )
     output = Path(args.output) if args.output else _default_output(args.model, model_args, tasks)
     return config, output
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: '3' -> [0, 1, 2]; '0,5,9' -> [0, 5, 9] (a list names the seeds)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise ValueError(f"--seeds={text}: expected a count like 3 or seeds like 0,1,2")
+    if len(parts) == 1:
+        count = int(parts[0])
+        if count < 1:
+            raise ValueError(f"--seeds={text}: expected a count of at least 1")
+        return list(range(count))
+    seeds = [int(p) for p in parts]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds={text}: a seed is repeated")
+    return seeds
+
+
+def check_sampled(gen_kwargs: dict) -> None:
+    """Repeats over seeds only mean something when the cells sample."""
+    if "seed" in gen_kwargs:
+        raise ValueError("--seeds: the gen_kwargs already fix seed=...; give one or the other")
+    from s1_eval.budget import parse_gen_kwargs
+
+    settings = parse_gen_kwargs(gen_kwargs)
+    if settings.sampling.greedy and settings.thinking_sampling.greedy:
+        raise ValueError(
+            "--seeds: the cells are greedy, so every seed would give the same answers; "
+            "sample with --gen_kwargs do_sample=true,temperature=0.6 (or another temperature > 0)"
+        )

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from s1_eval.files import UnreadableFile, read_json
 from s1_eval.run_folder import SWEEP_FILE, SWEEP_VERSION, finished_markers, live_cells
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ def plan_run_dir(config: SweepConfig, output: Path) -> dict[str, Any]:
     if not path.is_file():
         return plan
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        old = read_json(path)
+    except (OSError, UnreadableFile) as error:
         if finished_markers(output):
             raise ValueError(
                 f"output: {path} is unreadable ({error}); use another folder"
@@ -103,3 +104,26 @@ def check_tasks(config: SweepConfig, task_manager) -> None:
             f"tasks: unknown task(s) {', '.join(map(repr, unknown))}; give lm-eval task names "
             "(`lm_eval ls tasks`) or add their folder with --include_path"
         )
+
+
+def check_seeded_tasks_sample(config: SweepConfig, task_manager) -> None:
+    """Seeded repeats of a task whose own generation_kwargs say ``do_sample: false`` would be
+    greedy (lm-eval lets do_sample=false win over a temperature): refuse them up front."""
+    if not any(s.seed is not None for s in config.settings):
+        return
+    from s1_eval.budget import parse_gen_kwargs
+
+    for task in config.tasks:
+        entry = task_manager.task_index.get(task)
+        task_kwargs = dict(((entry.cfg or {}) if entry else {}).get("generation_kwargs") or {})
+        merged = {**task_kwargs, **dict(config.gen_kwargs)}
+        try:
+            settings = parse_gen_kwargs({k: v for k, v in merged.items() if k != "until"})
+        except ValueError:
+            continue  # check_model reports bad gen_kwargs with the option's name
+        if settings.sampling.greedy and settings.thinking_sampling.greedy:
+            raise ValueError(
+                f"--seeds: task {task} generates greedily with these gen_kwargs (its "
+                f"generation_kwargs: {task_kwargs}), so every seed gives the same answers; "
+                "add do_sample=true and a temperature > 0 to --gen_kwargs"
+            )

@@ -255,7 +255,8 @@ def test_committed_wait_gain_compares_significant():
 
 
 def test_committed_demo_table_is_recomputed_from_its_samples():
-    from s1_eval.report import build_report, to_json
+    from s1_eval.leaderboard import to_json
+    from s1_eval.report import build_report
 
     committed = Path(REPO, "results", "demo")
     board = json.loads((committed / "leaderboard.json").read_text())

@@ -11,9 +11,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
+from s1_eval.leaderboard import to_json, write_report
 from s1_eval.metrics import SCALING_KEY, SCALING_UNIT
 from s1_eval.reference import benchmark_of, load_reference
-from s1_eval.report import ALL_SETTINGS, build_report, to_json, write_report
+from s1_eval.report import ALL_SETTINGS, build_report
 
 
 def make_runs(root: Path) -> list[Path]:
@@ -187,3 +188,21 @@ def test_a_shared_pass_cell_has_no_seconds_of_its_own(tmp_path):
     marker_path.write_text(json.dumps(marker))
     [cell] = build_report([run]).cells
     assert cell.seconds is None and cell.tokens_per_correct == 60
+
+
+def test_paper_extrapolation_points_carry_their_30_problem_interval():
+    from s1_eval.reference import paper_interval_lines, paper_intervals
+
+    rows = paper_intervals(load_reference())
+    assert [r[1] for r in rows] == [15, 16, 16, 16, 17, 16, 17, 16, 15]
+    setting, correct, problems, low, high = rows[0]
+    # Clopper-Pearson for 15 of 30: the Beta(15, 16) and Beta(16, 15) quantiles
+    assert (correct, problems) == (15, 30)
+    assert low == pytest.approx(31.30, abs=0.01) and high == pytest.approx(68.70, abs=0.01)
+    assert "| 4 | 17 / 30 | 56.7 | 37.4 - 74.5 |" in paper_interval_lines(load_reference())
+    readme = " ".join(
+        (Path(__file__).parents[1] / "results" / "reference" / "README.md").read_text().split()
+    )
+    for _, correct, problems, low, high in (rows[0], rows[4]):
+        stated = f"{correct} of {problems} ({100 * correct / problems:.1f} %) spans {low:.1f}–{high:.1f} %"
+        assert stated in readme, stated
