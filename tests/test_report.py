@@ -195,7 +195,7 @@ def test_paper_extrapolation_points_carry_their_30_problem_interval():
 
     rows = paper_intervals(load_reference())
     assert [r[1] for r in rows] == [15, 16, 16, 16, 17, 16, 17, 16, 15]
-    setting, correct, problems, low, high = rows[0]
+    _, correct, problems, low, high = rows[0]
     # Clopper-Pearson for 15 of 30: the Beta(15, 16) and Beta(16, 15) quantiles
     assert (correct, problems) == (15, 30)
     assert low == pytest.approx(31.30, abs=0.01) and high == pytest.approx(68.70, abs=0.01)
