@@ -15,28 +15,29 @@ cells run in one engine pass in which budgets share their common thinking
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from s1_eval.budget import parse_budget
 from s1_eval.files import write_all_atomic, write_json_atomic
-from s1_eval.hardware import hardware_summary
 from s1_eval.run_folder import (
-    CELL_FILE,
     SWEEP_FILE,
-    SWEEP_VERSION,
     Setting,
     cell_folder,
     clean_stale,
     is_finished,
-    new_cell_tmp,
 )
-from s1_eval.samples import load_results_file, read_json
+from s1_eval.sweep_cell import (
+    CellOutcome,
+    SweepConfig,
+    build_lm,
+    describe_cell,
+    make_task_manager,
+    run_cell,
+)
 from s1_eval.sweep_checks import (
     check_model,
     check_seeded_tasks_sample,
@@ -62,181 +63,6 @@ def make_settings(
             raise ValueError(f"n_ignore: {n_ignore}: expected an integer >= 0")
         out[Setting(parse_budget(budget), n_ignore, ignore_str if n_ignore else None)] = None
     return tuple(out)
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """What to evaluate. ``gen_kwargs`` are shared by all cells (the setting's keys win)."""
-
-    tasks: tuple[str, ...]
-    settings: tuple[Setting, ...]
-    model: str = "s1_vllm"
-    model_args: str = ""
-    gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    limit: int | float | None = None
-    num_fewshot: int | None = None
-    apply_chat_template: bool | str = False
-    fewshot_as_multiturn: bool = True
-    system_instruction: str | None = None
-    include_path: tuple[str, ...] = ()
-    batch_size: int | str | None = None
-    device: str | None = None
-    seed: int = 0
-    #: lm-eval's --metadata: task knobs (merged over model_args) for every cell's tasks
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    def fixed(self) -> dict[str, Any]:
-        """The part that must not change when a sweep is resumed or extended."""
-        # metadata only when given, so folders written before it existed still resume
-        extra = {"metadata": dict(self.metadata)} if self.metadata else {}
-        return {
-            "model": self.model,
-            "model_args": self.model_args,
-            "gen_kwargs": dict(self.gen_kwargs),
-            "limit": self.limit,
-            "num_fewshot": self.num_fewshot,
-            "apply_chat_template": self.apply_chat_template,
-            "fewshot_as_multiturn": self.fewshot_as_multiturn,
-            "system_instruction": self.system_instruction,
-            "seed": self.seed,
-            **extra,
-        }
-
-    def task_metadata(self) -> dict[str, Any]:
-        """What lm-eval hands the tasks: model_args, then --metadata over them (as lm_eval does)."""
-        from lm_eval.utils import simple_parse_args_string
-
-        return {**simple_parse_args_string(self.model_args), **dict(self.metadata)}
-
-    def cell_gen_kwargs(self, setting: Setting) -> dict[str, Any]:
-        return {**dict(self.gen_kwargs), **setting.gen_kwargs()}
-
-
-@dataclass(frozen=True)
-class CellOutcome:
-    task: str
-    setting: Setting
-    folder: Path
-    status: str  # "done" (ran now) or "skipped" (finished before)
-    seconds: float = 0.0
-
-
-def build_lm(model: str, model_args: str = "", batch_size=None, device=None):
-    """Construct an lm-eval model once."""
-    from lm_eval.api.registry import get_model
-
-    return get_model(model).create_from_arg_string(
-        model_args, {"batch_size": batch_size, "device": device}
-    )
-
-
-def make_task_manager(config: SweepConfig):
-    """A TaskManager for the sweep's tasks; lm-eval's own task index (~10 s) only if needed."""
-    from lm_eval.tasks import TaskManager
-
-    paths = list(config.include_path) or None
-    metadata = config.task_metadata()
-    small = TaskManager(include_path=paths, include_defaults=False, metadata=metadata)
-    if all(task in small.all_tasks for task in config.tasks):
-        return small
-    return TaskManager(include_path=paths, metadata=metadata)
-
-
-def evaluate_cell(lm, config: SweepConfig, task: str, setting: Setting, task_manager, tracker=None):
-    """One cell through ``lm_eval.simple_evaluate``; lm-eval's results dict (samples included)."""
-    from lm_eval import simple_evaluate
-
-    if hasattr(lm, "forcing_runs"):  # each cell's results record only its own settings
-        lm.forcing_runs.clear()
-    return simple_evaluate(
-        model=lm,
-        # logged as the model's name (an LM instance is otherwise named at random)
-        model_args=config.model_args or f"model={config.model}",
-        tasks=[task],
-        num_fewshot=config.num_fewshot,
-        batch_size=config.batch_size,
-        limit=config.limit,
-        log_samples=True,
-        evaluation_tracker=tracker,
-        system_instruction=config.system_instruction,
-        apply_chat_template=config.apply_chat_template,
-        fewshot_as_multiturn=config.fewshot_as_multiturn,
-        gen_kwargs=config.cell_gen_kwargs(setting) or None,
-        task_manager=task_manager,
-        random_seed=config.seed,
-    )
-
-
-def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path, task_manager):
-    """Evaluate one cell into a temporary folder, then move it into place. Returns the folder."""
-    from lm_eval.loggers import EvaluationTracker
-
-    final = cell_folder(output, task, setting)
-    tmp = new_cell_tmp(final)
-    started = time.time()
-    try:
-        tracker = EvaluationTracker(output_path=str(tmp))
-        gen_kwargs = config.cell_gen_kwargs(setting)
-        results = evaluate_cell(lm, config, task, setting, task_manager, tracker)
-        if results is None:
-            raise RuntimeError(f"{task} {setting.name}: lm-eval returned no results")
-        samples = results.pop("samples")
-        tracker.save_results_aggregated(results=results, samples=samples)
-        for task_name in results["configs"]:
-            tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
-        # the tracker logs write errors instead of raising: check that the files are there
-        written = sorted(tmp.rglob("results_*.json"))
-        if len(written) != 1:
-            raise RuntimeError(f"{task} {setting.name}: lm-eval wrote {len(written)} results files")
-        date_id = written[0].stem[len("results_") :]
-        sample_files = [
-            written[0].parent / f"samples_{t}_{date_id}.jsonl" for t in results["configs"]
-        ]
-        if not all(p.is_file() for p in sample_files):
-            raise RuntimeError(f"{task} {setting.name}: lm-eval did not write the samples files")
-        marker = {
-            "version": SWEEP_VERSION,
-            "task": task,
-            "setting": setting.to_dict(),
-            "setting_name": setting.name,
-            "gen_kwargs": gen_kwargs,
-            "model": config.model,
-            "model_args": config.model_args,
-            "limit": config.limit,
-            "results_file": str(written[0].relative_to(tmp)),
-            "samples_files": [str(p.relative_to(tmp)) for p in sample_files],
-            "started": started,
-            "seconds": round(time.time() - started, 3),
-            # a replayed cell was generated in a shared pass: its seconds are not its cost
-            "shared_pass": bool(getattr(lm, "replays_a_shared_pass", False)),
-            "hardware": hardware_summary(),
-        }
-        write_json_atomic(tmp / CELL_FILE, marker)
-        if final.exists():
-            if is_finished(final):  # a concurrent sweep finished it first
-                shutil.rmtree(tmp, ignore_errors=True)
-                return final
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        return final
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def describe_cell(folder: Path) -> str:
-    marker = read_json(folder / CELL_FILE, "cell marker")
-    from s1_eval.metrics import cell_stats
-
-    cells, _ = load_results_file(folder / marker["results_file"], marker)
-    parts = []
-    for cell in cells:
-        stats = cell_stats(cell.records, cell.setting.cap)
-        acc = "n/a" if stats.accuracy_pct is None else f"{stats.accuracy_pct:.1f}"
-        err = "" if stats.accuracy_stderr_pct is None else f" ± {stats.accuracy_stderr_pct:.1f}"
-        think = "n/a" if stats.thinking_mean is None else f"{stats.thinking_mean:.0f}"
-        parts.append(f"{cell.task}: acc {acc}{err} %, mean thinking {think} tokens")
-    return "; ".join(parts)
 
 
 def run_sweep(

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from s1_eval.files import UnreadableFile, read_json
 from s1_eval.run_folder import SWEEP_FILE, SWEEP_VERSION, finished_markers, live_cells
-
-if TYPE_CHECKING:
-    from s1_eval.sweep import SweepConfig
+from s1_eval.sweep_cell import SweepConfig
 
 
 def plan_run_dir(config: SweepConfig, output: Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from lm_eval.api.model import LM
 
 from s1_eval.run_folder import TRAJECTORIES_FILE, Setting
 from s1_eval.sharing import StepStore
+from s1_eval.sweep_cell import CellOutcome, describe_cell, evaluate_cell, run_cell
 
 
 def can_share(lm) -> bool:
@@ -121,7 +122,6 @@ def run_cells_shared(
     task_manager,
     log: Callable[[str], None] = print,
 ) -> list:
-    from s1_eval.sweep import CellOutcome, describe_cell, evaluate_cell, run_cell
 
     recorded = []
     with _without_env_info():
