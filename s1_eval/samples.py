@@ -108,6 +108,16 @@ def model_name(results: Mapping[str, Any]) -> str:
     return str(config.get("model") or "unknown")
 
 
+def model_label(results: Mapping[str, Any], marker: Mapping[str, Any] | None = None) -> str:
+    """The name a leaderboard shows: a sweep's ``--label``, else the model's hub id, else the
+    last part of a local model folder (``mini-s1-3373b4`` for ``.cache/s1-eval/mini-s1-3373b4``)."""
+    if marker and marker.get("label"):
+        return str(marker["label"])
+    name = model_name(results)
+    hub_id = re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name) and not name.startswith(".")
+    return name if hub_id or "/" not in name else (Path(name).name or name)
+
+
 def find_results_files(path: str | Path) -> list[tuple[Path, dict | None]]:
     """(results file, cell marker) pairs under ``path``; only finished cells of a sweep."""
     root = Path(path)
@@ -214,7 +224,7 @@ def load_results_file(
             hardware = hardware_from_env(results)
         cells.append(
             Cell(
-                model=model_name(results),
+                model=model_label(results, marker),
                 task=task,
                 setting=setting,
                 records=tuple(to_record(r, used_metric) for r in filtered),

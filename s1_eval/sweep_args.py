@@ -99,6 +99,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         help="repeat every sampled setting: N runs seeds 0..N-1, or a list like 0,1,2; each "
         "seed is the cells' sampling seed gen_kwarg (needs --gen_kwargs do_sample=true,temperature=T)",
     )
+    parser.add_argument(
+        "--label", default=None, help="the model's name on the leaderboard (default: its folder)"
+    )
     parser.add_argument("--no_report", action="store_true", help="skip leaderboard files and plot")
     parser.add_argument(
         "--independent",
@@ -148,6 +151,7 @@ def sweep_config_from_args(args: argparse.Namespace):
         device=args.device,
         seed=args.seed,
         metadata=args.metadata or {},
+        label=args.label,
     )
     output = Path(args.output) if args.output else _default_output(args.model, model_args, tasks)
     return config, output

@@ -50,11 +50,15 @@ class SweepConfig:
     seed: int = 0
     #: lm-eval's --metadata: task knobs (merged over model_args) for every cell's tasks
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: the model's name on the leaderboard (default: its hub id or its folder's name)
+    label: str | None = None
 
     def fixed(self) -> dict[str, Any]:
         """The part that must not change when a sweep is resumed or extended."""
         # metadata only when given, so folders written before it existed still resume
         extra = {"metadata": dict(self.metadata)} if self.metadata else {}
+        if self.label:
+            extra["label"] = self.label
         return {
             "model": self.model,
             "model_args": self.model_args,
@@ -169,6 +173,7 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
             "model": config.model,
             "model_args": config.model_args,
             "limit": config.limit,
+            "label": config.label,
             "results_file": str(written[0].relative_to(tmp)),
             "samples_files": [str(p.relative_to(tmp)) for p in sample_files],
             "started": started,

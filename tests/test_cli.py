@@ -160,6 +160,9 @@ def test_sweep_command_end_to_end(tmp_path, monkeypatch, capsys):
     assert len(list((tmp_path / "run").glob("cells/*/cell.json"))) == 2
     assert cli.main(argv) == 0  # resumed: nothing left to run
     assert "2 of 2 cells already finished" in capsys.readouterr().out
+    labelled = [*argv[:-1], str(tmp_path / "labelled"), "--label", "my model (dummy)"]
+    assert cli.main(labelled) == 0
+    assert "| my model (dummy) | s1_fake | budget=32 | 2 |" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -174,3 +174,13 @@ def test_a_finished_sweep_cell_must_be_whole(tmp_path):
 def test_missing_path_is_an_error(tmp_path):
     with pytest.raises(UnreadableRun, match="no such run folder"):
         load_cells([tmp_path / "nope"])
+
+
+def test_model_label_is_readable():
+    from s1_eval.samples import model_label
+
+    assert model_label({"model_name": ".cache/s1-eval/mini-s1-3373b4"}) == "mini-s1-3373b4"
+    assert model_label({"model_name": "/data/models/s1-32B/"}) == "s1-32B"
+    assert model_label({"model_name": "simplescaling/s1-32B"}) == "simplescaling/s1-32B"
+    assert model_label({"config": {"model_args": "pretrained=gpt2,dtype=auto"}}) == "gpt2"
+    assert model_label({"model_name": "/m/x"}, {"label": "mine"}) == "mine"
