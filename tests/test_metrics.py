@@ -112,11 +112,12 @@ def test_scaling_unit_gives_paper_magnitudes():
     assert 5 < value < 30  # two-digit range like the paper's 15; per token it would be ~0.01
 
 
-def test_mean_stderr_matches_lm_eval():
-    from lm_eval.api.metrics import mean_stderr as reference
-
+def test_mean_stderr_by_hand():
+    # 5 of 8 correct: mean 0.625, sample variance (5 * 0.375**2 + 3 * 0.625**2) / 7 = 15 / 56,
+    # stderr sqrt(15 / 56 / 8)
     values = [1, 0, 0, 1, 1, 1, 0, 1]
-    assert mean_stderr(values) == pytest.approx(reference(values))
+    assert mean_stderr(values) == pytest.approx(math.sqrt(15 / 56 / 8))
+    assert mean_stderr([2.0, 4.0]) == pytest.approx(1.0)  # stddev sqrt(2) over sqrt(2)
     assert mean_stderr([1]) is None
 
 
