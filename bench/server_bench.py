@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench_tables import server_markdown
 from forcing_bench import chat_prompts, make_settings
 
 from s1_eval.engines.local_server import LocalServer
@@ -120,25 +121,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def markdown(result: dict[str, Any]) -> str:
-    setup, median = result["setup"], result["median_s"]
-    lines = [
-        f"{setup['n']} requests, cap {setup['cap']}, k={setup['k']}, {setup['tokens']} tokens, "
-        f"median of {setup['repeats']}, {setup['cpus']} CPU cores",
-        "",
-        "| path | wall s (median) | tokens/s |",
-        "|---|---|---|",
-    ]
-    for path, wall in median.items():
-        lines.append(f"| {path} | {wall:.2f} | {setup['tokens'] / wall:.1f} |")
-    lines += [
-        "",
-        f"forced / plain: {result['forced_over_plain']}; two servers / one: "
-        f"{result['two_over_one']} (steps per server: {result['steps_per_server_two']})",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=16)
@@ -149,7 +131,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     result = run(args)
-    text = markdown(result)
+    text = server_markdown(result)
     print(text)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

