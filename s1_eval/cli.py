@@ -6,6 +6,7 @@ s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import traceback
@@ -81,7 +82,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             from s1_eval.plots import render_scaling
 
             contents[Path(args.output) / "scaling.png"] = render_scaling(report, args.reference)
-        files = write_all_atomic(contents)
+        from s1_eval.folder_lock import run_folder_lock
+
+        with run_folder_lock(args.output):  # never beside a sweep still writing there
+            files = write_all_atomic(contents)
         print("wrote: " + ", ".join(str(p) for p in files))
     return 0
 
@@ -125,7 +129,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not report.cells:
         print("error: runs: no finished cells to plot; nothing written", file=sys.stderr)
         return 1
-    path = plot_scaling(report, args.output, reference=args.reference, title=args.title, x=args.x)
+    from s1_eval.folder_lock import run_folder_lock
+    from s1_eval.run_folder import is_sweep
+
+    folder = Path(args.output).parent
+    guard = run_folder_lock(folder) if is_sweep(folder) else contextlib.nullcontext()
+    with guard:
+        path = plot_scaling(
+            report, args.output, reference=args.reference, title=args.title, x=args.x
+        )
     print(f"wrote: {path}")
     return 0
 

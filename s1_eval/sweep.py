@@ -23,6 +23,7 @@ from typing import Any
 
 from s1_eval.budget import parse_budget
 from s1_eval.files import write_all_atomic, write_json_atomic
+from s1_eval.folder_lock import run_folder_lock
 from s1_eval.run_folder import (
     SWEEP_FILE,
     Setting,
@@ -79,11 +80,17 @@ def run_sweep(
     ``config.model_args`` — only when some cell is still to run. ``task_manager``: an lm-eval
     ``TaskManager`` to reuse (default: ``make_task_manager(config)``). With ``share`` (and an
     s1-eval backend) all pending cells run in one engine pass that generates each budget's
-    common thinking once (``s1_eval.sweep_shared``); otherwise cell after cell.
+    common thinking once (``s1_eval.sweep_shared``); otherwise cell after cell. The folder is
+    locked for the whole run: a second process on it is refused (``s1_eval.folder_lock``).
     """
     # everything that can be checked is checked before the first write
     validate_config(config)
     output = Path(output)
+    with run_folder_lock(output):
+        return _run_sweep(config, output, lm, log, task_manager, share)
+
+
+def _run_sweep(config, output: Path, lm, log, task_manager, share) -> list[CellOutcome]:
     plan = plan_run_dir(config, output)
     cells = [(task, s) for s in config.settings for task in config.tasks]
     pending = [(t, s) for t, s in cells if not is_finished(cell_folder(output, t, s))]
@@ -144,14 +151,15 @@ def sweep_and_report(
     from s1_eval.leaderboard import report_files
     from s1_eval.report import build_report
 
-    outcomes = run_sweep(config, output, lm=lm, log=log, task_manager=task_manager, share=share)
-    report = build_report([output])
-    contents = report_files(report, output)
-    if plot:
-        from s1_eval.plots import render_scaling
+    with run_folder_lock(output):
+        outcomes = run_sweep(config, output, lm, log, task_manager, share)
+        report = build_report([output])
+        contents = report_files(report, output)
+        if plot:
+            from s1_eval.plots import render_scaling
 
-        contents[Path(output) / "scaling.png"] = render_scaling(report, reference=reference)
-    files = write_all_atomic(contents)
+            contents[Path(output) / "scaling.png"] = render_scaling(report, reference=reference)
+        files = write_all_atomic(contents)
     return SweepSummary(tuple(outcomes), tuple(files), report.markdown(), report)
 
 

@@ -190,6 +190,11 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
             shutil.rmtree(final)
         os.replace(tmp, final)
         return final
+    except OSError as error:  # a full disk or a read-only folder: name the cell it hit
+        shutil.rmtree(tmp, ignore_errors=True)
+        if error.filename is None:
+            raise OSError(error.errno, error.strerror or str(error), str(final)) from error
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
