@@ -1,5 +1,5 @@
-"""lm-eval backends with budget forcing: ``s1_vllm`` (vLLM), ``s1_server`` (running vLLM servers)
-and ``s1_hf`` (transformers reference).
+"""lm-eval backends with budget forcing: ``s1_vllm`` (vLLM), ``s1_server`` (running vLLM servers),
+``s1_hf`` (transformers reference) and ``s1_scripted`` (a deterministic toy, no model).
 
     lm_eval --model s1_vllm --model_args pretrained=simplescaling/s1.1-32B,tensor_parallel_size=8 \
         --tasks s1_aime24 --apply_chat_template --gen_kwargs max_tokens_thinking=auto
@@ -283,3 +283,28 @@ class S1HF(_ForcingLM):
         self.reject_unknown(kwargs)
         self.lazy = hf.prepare(pretrained, dtype, device, tokenizer, trust_remote_code,
                                max_model_len, revision)  # fmt: skip
+
+
+class S1Scripted(_ForcingLM):
+    """``--model s1_scripted``: no model, a deterministic toy (``s1_eval.engines.scripted``) run
+    through the real forcing loop, step sharing and sweeps: try gen_kwargs and sweeps on any machine.
+
+    ``patience``: thinking tokens before it tries to answer; ``wait_tokens``: how many more
+    each "Wait" buys.
+    """
+
+    def __init__(
+        self,
+        preset: str = "s1",
+        max_gen_toks: int = 32768,
+        patience: int = 128,
+        wait_tokens: int = 64,
+        max_model_len: int = 32768,
+        **kwargs: Any,
+    ):
+        from s1_eval.engines import scripted
+
+        super().__init__(preset, max_gen_toks, kwargs)
+        kwargs.pop("device", None)  # lm-eval's --device: nothing runs on one
+        self.reject_unknown(kwargs)
+        self.lazy = scripted.prepare(preset, patience, wait_tokens, max_model_len)

