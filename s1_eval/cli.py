@@ -109,7 +109,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from s1_eval.verify import verify_runs
 
-    problems, summary = verify_runs(args.runs)
+    problems, summary = verify_runs(args.runs, include_path=args.include_path)
     if not problems:
         print(f"verify: OK - {summary}; every check passed")
         return 0
@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="re-grade a run's samples and check its files agree (leaderboard intake)"
     )
     verify.add_argument("runs", nargs="+", help="sweep folders, lm-eval output folders or files")
+    verify.add_argument(
+        "--include_path", action="append", default=[], help="extra task folder (repeatable)"
+    )
     demo = sub.add_parser(
         "demo", help="s1 in miniature: train SmolLM2 to count, then cap and extend its thinking"
     )

@@ -151,8 +151,12 @@ def _versions(cell: Cell, results: dict, where: str) -> list[Problem]:
     return problems
 
 
-def verify_runs(paths: Iterable[str | Path], task_manager=None) -> tuple[list[Problem], str]:
-    """Every problem found in the runs under ``paths``, and a summary of what was checked."""
+def verify_runs(
+    paths: Iterable[str | Path], task_manager=None, include_path: Sequence[str] = ()
+) -> tuple[list[Problem], str]:
+    """Every problem found in the runs under ``paths``, and a summary of what was checked.
+
+    ``include_path``: extra task folders (as lm_eval's --include_path) for tasks not shipped."""
     paths = list(paths)
     try:
         cells, warnings = load_cells(paths)
@@ -163,7 +167,7 @@ def verify_runs(paths: Iterable[str | Path], task_manager=None) -> tuple[list[Pr
     if task_manager is None:
         from lm_eval.tasks import TaskManager
 
-        task_manager = TaskManager()
+        task_manager = TaskManager(include_path=list(include_path) or None)
     problems = [Problem("read", w) for w in warnings]
     graders: dict[str, Any] = {}
     samples = 0
