@@ -66,3 +66,16 @@ def test_bench_markdown_comes_from_the_same_renderer(name):
     record = json.loads((results / f"{name}.json").read_text())
     render = {"sweep_bench": tables.sweep_markdown, "server_bench": tables.server_markdown}[name]
     assert render(record) == (results / f"{name}.md").read_text(), f"results/bench/{name}.md"
+
+
+def test_every_test_the_readme_points_at_exists():
+    """The "what survives what" table (and any other README line) names real tests."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    named = re.findall(r"(tests/test_\w+\.py)(?: `(test_\w+)`)?", readme)
+    assert len(named) >= 9
+    for path, test in named:
+        assert (REPO / path).is_file(), path
+        if test:
+            assert f"def {test}(" in (REPO / path).read_text(), f"{path}::{test}"
