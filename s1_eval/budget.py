@@ -10,14 +10,13 @@ generation starts. The result is engine-agnostic; engines translate ``Sampling``
 
 from __future__ import annotations
 
-import contextlib
-import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from s1_eval.loop_guard import LoopGuard, parse_loop_guard
 from s1_eval.messages import did_you_mean
 from s1_eval.s1_format import PRESETS, Delimiters, PresetName
+from s1_eval.values import as_bool, as_float, as_int, as_strings, unescape
 
 __all__ = [
     "PRESETS",
@@ -183,57 +182,6 @@ def parse_budget(value: str | int | None, key: str = "budget") -> int | str | No
     return budget
 
 
-def _unescape(text: str) -> str:
-    # lm-eval's `k=v,...` syntax cannot carry a newline: accept "\n" and "\t" escapes.
-    return text.replace("\\n", "\n").replace("\\t", "\t")
-
-
-def _as_int(key: str, value: Any, minimum: int) -> int:
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{key}={value!r} is invalid: expected an integer >= {minimum}.")
-    return value
-
-
-def _as_float(key: str, value: Any, low: float, high: float = math.inf) -> float:
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (low <= number <= high):
-        raise ValueError(f"{key}={value!r} is invalid: expected a number in [{low}, {high}].")
-    return number
-
-
-def _as_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
-        return value.strip().lower() in {"true", "1"}
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise ValueError(f"{key}={value!r} is invalid: expected true or false.")
-
-
-def _as_strings(key: str, value: Any, *, split: bool) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        # `|` separates several strings on the command line (commas split gen_kwargs)
-        parts = value.split("|") if split else [value]
-        return tuple(_unescape(p) for p in parts)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(_unescape(v) for v in value)
-    # lm-eval casts `thinking_n_ignore_str=1` to an int: keep the user's text
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (str(value),)
-    raise ValueError(f"{key}={value!r} is invalid: expected a string or a list of strings.")
-
-
 def _parse_sampling(values: dict[str, Any], suffix: str, base: Sampling) -> Sampling:
     updates: dict[str, Any] = {}
     for name in ("temperature", "top_p", "top_k", "min_p", "seed"):
@@ -242,25 +190,25 @@ def _parse_sampling(values: dict[str, Any], suffix: str, base: Sampling) -> Samp
             continue
         value = values[key]
         if name == "temperature":
-            updates[name] = _as_float(key, value, 0.0)
+            updates[name] = as_float(key, value, 0.0)
         elif name == "top_p":
-            updates[name] = _as_float(key, value, 1e-9, 1.0)
+            updates[name] = as_float(key, value, 1e-9, 1.0)
         elif name == "min_p":
-            updates[name] = _as_float(key, value, 0.0, 1.0)
+            updates[name] = as_float(key, value, 0.0, 1.0)
         elif name == "top_k":
-            top_k = _as_int(key, value, -1)
+            top_k = as_int(key, value, -1)
             updates[name] = -1 if top_k == 0 else top_k
         else:
-            updates[name] = None if value is None else _as_int(key, value, 0)
+            updates[name] = None if value is None else as_int(key, value, 0)
     for name in ("repetition_penalty",):
         if name + suffix in values:
-            updates[name] = _as_float(name + suffix, values[name + suffix], 1e-9)
+            updates[name] = as_float(name + suffix, values[name + suffix], 1e-9)
     for name in ("presence_penalty", "frequency_penalty"):
         if name + suffix in values:
-            updates[name] = _as_float(name + suffix, values[name + suffix], -2.0, 2.0)
+            updates[name] = as_float(name + suffix, values[name + suffix], -2.0, 2.0)
     do_sample_key = "do_sample" + suffix
     if do_sample_key in values:
-        do_sample = _as_bool(do_sample_key, values[do_sample_key])
+        do_sample = as_bool(do_sample_key, values[do_sample_key])
         if not do_sample:
             updates["temperature"] = 0.0  # lm-eval convention: do_sample=false means greedy
         elif "temperature" not in updates and base.temperature == 0.0:
@@ -286,9 +234,9 @@ def _delimiters(values: dict[str, Any], preset: PresetName | Delimiters) -> Deli
             text = values[key]
             if not isinstance(text, str):
                 raise ValueError(f"{key}={text!r} is invalid: expected a string.")
-            updates[attr] = _unescape(text)
-    until = [*_as_strings("until_thinking", values.get("until_thinking"), split=False)]
-    until += _as_strings("until_thinking_2", values.get("until_thinking_2"), split=False)
+            updates[attr] = unescape(text)
+    until = [*as_strings("until_thinking", values.get("until_thinking"), split=False)]
+    until += as_strings("until_thinking_2", values.get("until_thinking_2"), split=False)
     if until:
         updates["until_thinking"] = tuple(until)
     elif "thinking_end" in updates and "until_thinking" not in values:
@@ -315,15 +263,15 @@ def parse_gen_kwargs(
             raise _unknown_key_error(key)
 
     max_gen_toks = values.get("max_gen_toks", values.get("max_tokens", default_max_gen_toks))
-    max_gen_toks = _as_int("max_gen_toks", max_gen_toks, 1)
-    until = _as_strings("until", values.get("until"), split=False)
+    max_gen_toks = as_int("max_gen_toks", max_gen_toks, 1)
+    until = as_strings("until", values.get("until"), split=False)
 
     sampling = _parse_sampling(values, "", Sampling())
     thinking_sampling = _parse_sampling(values, "_thinking", sampling)
 
     delimiters = _delimiters(values, preset)
     cap = parse_budget(values.get("max_tokens_thinking"), "max_tokens_thinking")
-    min_tokens = _as_int("min_tokens_thinking", values.get("min_tokens_thinking", 0), 0)
+    min_tokens = as_int("min_tokens_thinking", values.get("min_tokens_thinking", 0), 0)
     if isinstance(cap, int) and min_tokens > cap:
         raise ValueError(
             f"min_tokens_thinking={min_tokens} is larger than max_tokens_thinking={cap}: "
@@ -331,12 +279,12 @@ def parse_gen_kwargs(
         )
     n_ignore = values.get("thinking_n_ignore")
     if n_ignore is not None:
-        n_ignore = _as_int("thinking_n_ignore", n_ignore, 0)
-    ignore_strs = _as_strings(
+        n_ignore = as_int("thinking_n_ignore", n_ignore, 0)
+    ignore_strs = as_strings(
         "thinking_n_ignore_str", values.get("thinking_n_ignore_str"), split=True
     )
-    rejection = _as_bool("rejection_sample", values.get("rejection_sample", False))
-    tries = _as_int("rejection_max_tries", values.get("rejection_max_tries", 16), 1)
+    rejection = as_bool("rejection_sample", values.get("rejection_sample", False))
+    tries = as_int("rejection_max_tries", values.get("rejection_max_tries", 16), 1)
     if rejection:
         if cap is None:
             raise ValueError(
@@ -350,7 +298,7 @@ def parse_gen_kwargs(
             )
     answer_cap = values.get("max_tokens_answer")
     if answer_cap is not None:
-        answer_cap = _as_int("max_tokens_answer", answer_cap, 1)
+        answer_cap = as_int("max_tokens_answer", answer_cap, 1)
 
     forcing = BudgetForcingConfig(
         delimiters=delimiters,
