@@ -82,9 +82,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             from s1_eval.plots import render_scaling
 
             contents[Path(args.output) / "scaling.png"] = render_scaling(report, args.reference)
-        from s1_eval.folder_lock import run_folder_lock
-
-        with run_folder_lock(args.output):  # never beside a sweep still writing there
+        with _sweep_folder_lock(Path(args.output)):  # never beside a sweep writing there
             files = write_all_atomic(contents)
         print("wrote: " + ", ".join(str(p) for p in files))
     return 0
@@ -104,6 +102,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print(comparison_json(comparison) if args.json else "\n".join(comparison.lines()))
     return 0
+
+
+def _sweep_folder_lock(folder: Path):
+    """The run folder's lock when ``folder`` is a sweep's (a board folder needs none)."""
+    from s1_eval.folder_lock import run_folder_lock
+    from s1_eval.run_folder import is_sweep
+
+    return run_folder_lock(folder) if is_sweep(folder) else contextlib.nullcontext()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -129,12 +135,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not report.cells:
         print("error: runs: no finished cells to plot; nothing written", file=sys.stderr)
         return 1
-    from s1_eval.folder_lock import run_folder_lock
-    from s1_eval.run_folder import is_sweep
-
-    folder = Path(args.output).parent
-    guard = run_folder_lock(folder) if is_sweep(folder) else contextlib.nullcontext()
-    with guard:
+    with _sweep_folder_lock(Path(args.output).parent):
         path = plot_scaling(
             report, args.output, reference=args.reference, title=args.title, x=args.x
         )
