@@ -10,6 +10,7 @@ same cells in one engine pass and replays each through ``run_cell``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Mapping
@@ -112,6 +113,13 @@ def make_task_manager(config: SweepConfig):
     return TaskManager(include_path=paths, metadata=metadata)
 
 
+def _named_model_args(config: SweepConfig) -> str:
+    """model_args that name the model for lm-eval's results (``model=`` added when none does)."""
+    if re.search(r"(?:^|,)(?:pretrained|model|path)=", config.model_args):
+        return config.model_args
+    return ",".join(x for x in (config.model_args, f"model={config.model}") if x)
+
+
 def evaluate_cell(lm, config: SweepConfig, task: str, setting: Setting, task_manager, tracker=None):
     """One cell through ``lm_eval.simple_evaluate``; lm-eval's results dict (samples included)."""
     from lm_eval import simple_evaluate
@@ -121,7 +129,7 @@ def evaluate_cell(lm, config: SweepConfig, task: str, setting: Setting, task_man
     return simple_evaluate(
         model=lm,
         # logged as the model's name (an LM instance is otherwise named at random)
-        model_args=config.model_args or f"model={config.model}",
+        model_args=_named_model_args(config),
         tasks=[task],
         num_fewshot=config.num_fewshot,
         batch_size=config.batch_size,
