@@ -158,8 +158,10 @@ class _ForcingLM(LM):
             if on_done is not None:
                 on_done(which, indices[i], text)
 
-        force_generate_many(engine, batches, on_done=done)
-        bar.close()
+        try:
+            force_generate_many(engine, batches, on_done=done)
+        finally:  # a failed pass must not print its bar after the error line
+            bar.close()
         self.last_sharing = engine.stats if self.share_steps else None
         return outputs
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from s1_eval.run_folder import CELL_FILE
-from tests.test_cli import TASK_DIR, assert_one_line_error, s1_eval
+from tests.test_cli import assert_one_line_error, s1_eval
 
 BUDGETS = "8,16,32,64"
-SWEEP = ("sweep", "--model", "dummy", "--tasks", "s1_fake", "--include_path", TASK_DIR,
+# the scripted toy model runs the real forcing loop and shared pass on the demo's arithmetic
+SWEEP = ("sweep", "--model", "s1_scripted", "--tasks", "s1_demo_arithmetic",
          "--budgets", BUDGETS, "--limit", "2", "--no_plot")  # fmt: skip
 
 
@@ -47,10 +48,14 @@ def assert_only_finished_cells(run: Path) -> None:
 def test_full_disk_stops_cleanly_and_resumes_to_the_same_results(tiny_disk, tmp_path):
     run = tiny_disk / "run"
     proc = s1_eval(*SWEEP, "--output", run)
-    assert_one_line_error(proc, f"{run}/cells/s1_fake__budget=", "No space left on device")
+    assert_one_line_error(
+        proc, f"{run}/cells/s1_demo_arithmetic__budget=", "No space left on device"
+    )
     finished = samples_by_cell(run)
     assert 0 < len(finished) < 4
     assert_only_finished_cells(run)
+    verified = s1_eval("verify", run)
+    assert verified.returncode == 0 and "verify: OK" in verified.stdout, verified.stdout
 
     subprocess.run(["mount", "-o", "remount,size=20m", str(tiny_disk)], check=True)
     proc = s1_eval(*SWEEP, "--output", run)
