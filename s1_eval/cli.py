@@ -180,10 +180,14 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def _add_read_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", help="sweep folders, lm-eval output folders or files")
+def _add_metric_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default="exact_match", help="per-sample correctness field")
     parser.add_argument("--filter", default=None, help="lm-eval filter name (default 'none')")
+
+
+def _add_read_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", help="sweep folders, lm-eval output folders or files")
+    _add_metric_options(parser)
     parser.add_argument(
         "--reference",
         nargs="?",
@@ -229,8 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("a", metavar="RUN_A[:SETTING]", help="baseline: run folder[:setting]")
     compare.add_argument("b", metavar="RUN_B[:SETTING]", help="compared: run folder[:setting]")
     compare.add_argument("--task", default=None, help="the task, when a run holds several")
-    compare.add_argument("--metric", default="exact_match", help="per-sample correctness field")
-    compare.add_argument("--filter", default=None, help="lm-eval filter name (default 'none')")
+    _add_metric_options(compare)
     compare.add_argument("--resamples", type=_positive_int, default=10_000, help="bootstrap draws")
     compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     compare.add_argument("--json", action="store_true", help="print the result as JSON")
