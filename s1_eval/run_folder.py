@@ -12,6 +12,7 @@ Layout of a sweep's folder::
     RUN_DIR/cells/<task>__<setting>/<model>/results_<date>.json, samples_<task>_<date>.jsonl
     RUN_DIR/cells/.tmp-<cell>.<pid>.<random>/            a cell in progress (never read)
     RUN_DIR/.tmp-<file>.<random>                         a file being written (never read)
+    RUN_DIR/.lock                                        held by the one process writing it
 
 A cell is written into its temporary folder, its ``cell.json`` is added, and only then is the
 folder renamed into place: a finished cell is complete, a killed run leaves only a temporary
@@ -207,6 +208,16 @@ class Setting:
 def cell_folder(output: str | Path, task: str, setting: Setting) -> Path:
     task_part = re.sub(r"[^A-Za-z0-9._-]+", "_", task)
     return Path(output) / "cells" / f"{task_part}__{setting.slug}"
+
+
+#: lm-eval's results files (its EvaluationTracker names them results_<date>.json)
+RESULTS_GLOB = "results_*.json"
+
+
+def samples_path(results_file: Path, task: str) -> Path:
+    """lm-eval's samples file of ``task`` beside a results file: samples_<task>_<date>.jsonl."""
+    date_id = results_file.stem[len("results_") :]
+    return results_file.parent / f"samples_{task}_{date_id}.jsonl"
 
 
 def is_sweep(folder: str | Path) -> bool:

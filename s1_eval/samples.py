@@ -22,12 +22,14 @@ from s1_eval.files import UnreadableFile
 from s1_eval.hardware import hardware_from_env
 from s1_eval.metrics import SampleRecord
 from s1_eval.run_folder import (
+    RESULTS_GLOB,
     Setting,
     finished_markers,
     is_sweep,
     is_temporary,
     known_count,
     number,
+    samples_path,
 )
 
 
@@ -49,6 +51,8 @@ class Cell:
     #: wall time of the run that generated this cell alone (None: unknown, or a shared pass)
     seconds: float | None = None
     hardware: str = ""
+    #: the sweep cell's ``cell.json`` (None for a plain lm-eval run)
+    marker: Mapping[str, Any] | None = None
 
 
 def _seconds(value: Any) -> float | None:
@@ -131,7 +135,7 @@ def find_results_files(path: str | Path) -> list[tuple[Path, dict | None]]:
                 raise UnreadableRun(f"{marker}: unreadable cell marker (no results_file/setting)")
             found.append((marker.parent / cell["results_file"], cell))
         return found
-    return [(p, None) for p in sorted(root.rglob("results_*.json")) if not is_temporary(p, root)]
+    return [(p, None) for p in sorted(root.rglob(RESULTS_GLOB)) if not is_temporary(p, root)]
 
 
 def _pick_filter(rows: list[dict], wanted: str | None) -> str | None:
@@ -171,38 +175,37 @@ def load_results_file(
         raise UnreadableRun(f"{results_path}: unreadable results file (configs is not an object)")
     config = results.get("config") if isinstance(results.get("config"), Mapping) else {}
     forcing = config.get("s1_forcing") if isinstance(config.get("s1_forcing"), Mapping) else None
-    date_id = results_path.stem[len("results_") :]
     n_samples = results.get("n-samples") or {}
     cells = []
     for task, task_config in (results.get("configs") or {}).items():
-        samples_path = results_path.parent / f"samples_{task}_{date_id}.jsonl"
-        if not samples_path.is_file():
+        samples_file = samples_path(results_path, task)
+        if not samples_file.is_file():
             if marker is not None:  # a finished cell always has its samples
-                raise UnreadableRun(f"{samples_path}: missing samples file of a finished cell")
+                raise UnreadableRun(f"{samples_file}: missing samples file of a finished cell")
             warnings.append(f"{results_path}: no samples file for {task} (run with --log_samples)")
             continue
         try:
-            rows, cut = [row for _, row in files.read_jsonl(samples_path)], None
+            rows, cut = [row for _, row in files.read_jsonl(samples_file)], None
         except UnreadableFile as error:  # a run killed while writing leaves a torn last line
             rows, cut = [], error
         except OSError as error:
-            raise UnreadableRun(f"{samples_path}: unreadable samples file ({error})") from None
+            raise UnreadableRun(f"{samples_file}: unreadable samples file ({error})") from None
         chosen = _pick_filter(rows, filter_name)
         filtered = [r for r in rows if str(r.get("filter", "none")) == chosen]
         expected = (n_samples.get(task) or {}).get("effective")
         if cut is not None or (expected is not None and len(filtered) < expected):
             detail = f"{cut.where}: {cut.problem}" if cut else f"{len(filtered)} of {expected} rows"
-            problem = f"{samples_path}: incomplete ({detail})"
+            problem = f"{samples_file}: incomplete ({detail})"
             if marker is not None:
                 raise UnreadableRun(f"{problem} in a finished cell")
             warnings.append(f"{problem}, skipped")
             continue
         if not filtered:
-            warnings.append(f"{samples_path}: no rows for filter {filter_name!r}, skipped")
+            warnings.append(f"{samples_file}: no rows for filter {filter_name!r}, skipped")
             continue
         other = sorted({str(r.get("filter")) for r in rows} - {chosen})
         if other:
-            warnings.append(f"{samples_path}: using filter {chosen!r} (also there: {other})")
+            warnings.append(f"{samples_file}: using filter {chosen!r} (also there: {other})")
         used_metric = _pick_metric(filtered, metric)
         missing = tuple(
             name
@@ -231,9 +234,10 @@ def load_results_file(
                 metric=used_metric,
                 filter=chosen,
                 results_file=str(results_path),
-                samples_file=str(samples_path),
+                samples_file=str(samples_file),
                 run_dir=str(run_dir or results_path.parent),
                 reported={k: v for k, v in task_results.items() if k != "alias"},
+                marker=marker,
                 missing_fields=missing,
                 seconds=seconds if len(results.get("configs") or {}) == 1 else None,
                 hardware=hardware,

@@ -22,11 +22,13 @@ from s1_eval.files import write_json_atomic
 from s1_eval.hardware import hardware_summary
 from s1_eval.run_folder import (
     CELL_FILE,
+    RESULTS_GLOB,
     SWEEP_VERSION,
     Setting,
     cell_folder,
     is_finished,
     new_cell_tmp,
+    samples_path,
 )
 from s1_eval.samples import load_results_file, read_json
 
@@ -163,13 +165,10 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
         for task_name in results["configs"]:
             tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
         # the tracker logs write errors instead of raising: check that the files are there
-        written = sorted(tmp.rglob("results_*.json"))
+        written = sorted(tmp.rglob(RESULTS_GLOB))
         if len(written) != 1:
             raise RuntimeError(f"{task} {setting.name}: lm-eval wrote {len(written)} results files")
-        date_id = written[0].stem[len("results_") :]
-        sample_files = [
-            written[0].parent / f"samples_{t}_{date_id}.jsonl" for t in results["configs"]
-        ]
+        sample_files = [samples_path(written[0], t) for t in results["configs"]]
         if not all(p.is_file() for p in sample_files):
             raise RuntimeError(f"{task} {setting.name}: lm-eval did not write the samples files")
         marker = {

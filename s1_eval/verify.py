@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from s1_eval.files import UnreadableFile, read_jsonl
-from s1_eval.run_folder import CELL_FILE, read_count
+from s1_eval.run_folder import read_count
 from s1_eval.samples import Cell, UnreadableRun, find_results_files, load_cells, read_json
 from s1_eval.trace import SAMPLE_FIELDS
 
@@ -123,10 +123,8 @@ def _caps(cell: Cell, rows: Sequence[dict], results: dict, where: str) -> list[P
         "the forcing config": read_count(forcing.get("max_tokens_thinking")),
         "the gen_kwargs": read_count((gen_kwargs or {}).get("max_tokens_thinking")),
     }
-    marker_path = Path(cell.results_file).parent.parent / CELL_FILE
-    if marker_path.is_file():
-        marker = read_json(marker_path, "cell marker")
-        declared["cell.json"] = read_count(marker.get("setting", {}).get("budget"))
+    if cell.marker is not None:
+        declared["cell.json"] = read_count(cell.marker.get("setting", {}).get("budget"))
     known = {k: v for k, v in declared.items() if isinstance(v, int)}
     if len(set(known.values())) > 1:
         problems.append(Problem(where, f"the cap disagrees: {known}"))
