@@ -60,3 +60,12 @@ def test_refusals_are_one_line(tmp_path):
 def test_split_side():
     assert split_side("runs/a:budget=8") == ("runs/a", "budget=8")
     assert split_side("runs/a") == ("runs/a", None)
+
+
+def test_report_reference_adds_the_paper_points_with_intervals(tmp_path):
+    run = sweep(tmp_path)
+    proc = s1_eval("report", run, "--reference", "--output", tmp_path / "board")
+    assert proc.returncode == 0, proc.stderr
+    assert "## Paired comparisons" in proc.stdout and "## The paper's AIME24" in proc.stdout
+    assert "| 4 | 17 / 30 | 56.7 | 37.4 - 74.5 |" in proc.stdout
+    assert "| 4 | 17 / 30 | 56.7 |" in (tmp_path / "board" / "leaderboard.md").read_text()
