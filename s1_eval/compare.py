@@ -23,6 +23,7 @@ from s1_eval.evidence import (
     Comparison,
     NoSharedProblems,
     compare_records,
+    direction,
 )
 from s1_eval.messages import did_you_mean
 from s1_eval.metrics import cell_stats, mean_stderr
@@ -190,9 +191,7 @@ def comparison_table(rows: Sequence[BaselineComparison]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        verdict = (
-            "within noise" if not r.significant else ("better" if r.difference_pct > 0 else "worse")
-        )
+        verdict = direction(r.difference_pct, r.significant)
         lines.append(
             f"| {r.model} | {r.task} | {r.baseline} | {r.setting} | {r.n} | {r.difference_pct:+.1f} "
             f"| [{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}] | {r.wins} / {r.losses} / {r.ties} "

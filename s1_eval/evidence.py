@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -27,6 +28,16 @@ SEED = 0
 
 class NoSharedProblems(ValueError):
     """Two runs that share no scored problem (different task, limit or data revision)."""
+
+
+Direction = Literal["better", "worse", "within noise"]
+
+
+def direction(difference_pct: float, significant: bool) -> Direction:
+    """The one word a paired comparison ends in, wherever it is printed."""
+    if not significant:
+        return "within noise"
+    return "better" if difference_pct > 0 else "worse"
 
 
 @dataclass(frozen=True)
@@ -58,14 +69,17 @@ class Comparison:
         return self.ci_low_pct > 0 or self.ci_high_pct < 0
 
     @property
+    def direction(self) -> Direction:
+        return direction(self.difference_pct, self.significant)
+
+    @property
     def verdict(self) -> str:
         """One line: B better / worse than A, or within noise (the interval contains 0)."""
         level = round(100 * self.confidence)
         interval = f"{level} % interval [{self.ci_low_pct:+.1f}, {self.ci_high_pct:+.1f}]"
         if not self.significant:
             return f"within noise: B - A = {self.difference_pct:+.1f} points, {interval} contains 0"
-        better = "better" if self.difference_pct > 0 else "worse"
-        return f"B is {better} than A: {self.difference_pct:+.1f} points, {interval} excludes 0"
+        return f"B is {self.direction} than A: {self.difference_pct:+.1f} points, {interval} excludes 0"
 
     def lines(self) -> list[str]:
         """The plain-text block `s1-eval compare` prints."""

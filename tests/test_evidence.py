@@ -103,3 +103,10 @@ def test_scaling_interval_covers_the_point_and_needs_two_runs():
     points = [RunPoint(10.95, 50.0), RunPoint(32.0, 75.0)]
     assert low < scaling(points) < high
     assert scaling_interval([(first, 12)]) is None
+
+
+def test_one_direction_word_for_the_verdict_and_the_report_table():
+    from s1_eval.evidence import direction
+
+    assert direction(+5.0, True) == "better" and direction(-5.0, True) == "worse"
+    assert direction(+5.0, False) == "within noise"
