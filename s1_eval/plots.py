@@ -17,26 +17,11 @@ from typing import Literal
 
 from s1_eval.files import write_atomic
 from s1_eval.metrics import SCALING_UNIT
-from s1_eval.reference import benchmark_of, load_reference
+from s1_eval.reference import load_reference, reference_accuracy
 from s1_eval.report import Report
-
-REFERENCE_ROW = "s1-32B, budget forcing"
 
 #: the x axis of a scaling plot
 XAxis = Literal["thinking", "total"]
-
-
-def reference_accuracy(task: str, reference: dict | None) -> float | None:
-    """The paper's s1-32B budget-forcing accuracy for the task's benchmark, if known."""
-    bench = benchmark_of(task)
-    if not reference or bench is None:
-        return None
-    table = reference.get("headline_greedy") or {}
-    columns = table.get("columns") or []
-    for row in table.get("rows") or []:
-        if row and row[0] == REFERENCE_ROW and bench in columns:
-            return float(row[columns.index(bench)])
-    return None
 
 
 def plot_scaling(

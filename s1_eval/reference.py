@@ -1,6 +1,8 @@
-"""The s1 paper's published numbers, shipped inside the package, and which benchmark a task is.
+"""The s1 paper's published numbers, shipped inside the package, and readers of its tables.
 
-accuracy = load_reference()["budget_forcing"]; benchmark_of("s1_aime24")  # -> "AIME24"
+    reference_accuracy("s1_aime24", load_reference())  # -> 56.7, s1-32B with budget forcing
+
+Which paper column a task belongs to is ``s1_eval.tasks.benchmarks.paper_benchmark``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import json
 from pathlib import Path
 
 from s1_eval.files import UnreadableFile, read_json
+from s1_eval.tasks.benchmarks import paper_benchmark
 
 #: the package's one copy of the paper's tables (results/reference/ explains where they come from)
 REFERENCE_FILE = "s1_paper.json"
@@ -31,15 +34,20 @@ def load_reference(path: str | Path | None = None) -> dict:
     return data
 
 
-def benchmark_of(task: str) -> str | None:
-    """Map a task name to the paper's benchmark column (AIME24, MATH500, GPQA-Diamond)."""
-    name = task.lower()
-    if "aime24" in name or "aime_2024" in name:
-        return "AIME24"
-    if "math500" in name or "math_500" in name:
-        return "MATH500"
-    if "gpqa" in name and "diamond" in name:
-        return "GPQA-Diamond"
+#: the row of the paper's main table that a scaling plot's reference line shows
+REFERENCE_ROW = "s1-32B, budget forcing"
+
+
+def reference_accuracy(task: str, reference: dict | None) -> float | None:
+    """The paper's s1-32B budget-forcing accuracy for the task's benchmark, if known."""
+    bench = paper_benchmark(task)
+    if not reference or bench is None:
+        return None
+    table = reference.get("headline_greedy") or {}
+    columns = table.get("columns") or []
+    for row in table.get("rows") or []:
+        if row and row[0] == REFERENCE_ROW and bench in columns:
+            return float(row[columns.index(bench)])
     return None
 
 

@@ -13,7 +13,7 @@ from make_runs import row, write_run
 
 from s1_eval.leaderboard import to_json, write_report
 from s1_eval.metrics import SCALING_KEY, SCALING_UNIT
-from s1_eval.reference import benchmark_of, load_reference
+from s1_eval.reference import load_reference
 from s1_eval.report import ALL_SETTINGS, build_report
 
 
@@ -139,13 +139,6 @@ def test_paper_reference_matches_design_table():
     assert "2501.19393" in ref["source"]
     ablation = {r[0]: r[1:] for r in ref["extrapolation_ignore_twice_s1_32b"]["rows"]}
     assert ablation['2x "Wait"'] == [53.3, 93.0, 59.6]
-
-
-def test_benchmark_of():
-    assert benchmark_of("s1_aime24") == "AIME24"
-    assert benchmark_of("s1_math500_agg") == "MATH500"
-    assert benchmark_of("s1_gpqa_diamond") == "GPQA-Diamond"
-    assert benchmark_of("gsm8k") is None
 
 
 def test_cost_per_correct_answer_per_cell_and_curve(tmp_path):

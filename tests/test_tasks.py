@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from s1_eval.tasks import benchmarks, scoring
+from s1_eval.tasks import benchmarks, prompts, scoring
 from s1_eval.tasks.demo.arithmetic import generate_problems
 from s1_eval.trace import SAMPLE_FIELDS, ForcedText, Trace
 
@@ -26,11 +26,12 @@ build_yamls = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build_yamls)
 #: a data folder as users lay it out: MATH-500 and AIME 2024 slices, invented GPQA rows
 DATA = Path(__file__).resolve().parent / "fixtures" / "data"
-FORK_TASKS = [bench.task for bench in build_yamls.FORK_TASKS]
+FORK_TASKS = [t.name for t in benchmarks.TASKS.values() if t.style == "fork"]
+S1_TASKS = [t.name for t in benchmarks.TASKS.values() if t.style == "s1"]
 OUR_TASKS = [
-    *[bench.task for bench in build_yamls.BENCHMARKS],
+    *S1_TASKS,
     "s1_demo_arithmetic",
-    *[f"{b.task}_n{n}" for b in build_yamls.BENCHMARKS for n in build_yamls.SAMPLING_NS],
+    *[benchmarks.sampling_name(t, n) for t in S1_TASKS for n in benchmarks.SAMPLING_NS],
     *FORK_TASKS,
 ]
 ROW_FIELDS = {
@@ -77,6 +78,40 @@ def test_yamls_match_their_generator():
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale"
 
 
+def test_every_task_yaml_is_a_task_of_the_one_table():
+    """A YAML written by hand, or a second table of tasks, shows up here: each benchmark task's
+    name and data come from benchmarks.TASKS, so reports and plots know its benchmark."""
+    names = re.compile(r"^task: *(\S+) *$", re.MULTILINE)
+    hub = re.compile(r"^dataset_path: *(\S+) *$", re.MULTILINE)
+    demos = set(build_yamls.DEMO_YAMLS)
+    seen = set()
+    for path in sorted((REPO / "tasks").rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"^group:", text, re.MULTILINE):
+            continue  # the group lists tasks; its members are checked below
+        (name,) = names.findall(text)
+        seen.add(name)
+        if name in demos:
+            continue
+        task = benchmarks.find_task(name)
+        assert task is not None, f"{path.name}: {name} is not in s1_eval.tasks.benchmarks.TASKS"
+        assert hub.findall(text) == [task.data.hub_path], path.name
+    assert seen >= set(OUR_TASKS) | set(benchmarks.GROUP_TASKS)
+
+
+def test_paper_benchmark_of_our_tasks_and_lm_evals():
+    paper = benchmarks.paper_benchmark
+    assert paper("s1_aime24") == paper("s1_aime24_n64") == paper("aime24_nofigures") == "AIME24"
+    assert paper("s1_math500") == paper("openai_math") == "MATH500"  # the fork's MATH-500 copy
+    assert paper("s1_gpqa_diamond_n8") == paper("gpqa_diamond_openai") == "GPQA-Diamond"
+    assert paper("s1_aime25") is paper("aime25_nofigures") is paper("s1_demo_counting") is None
+    # lm-eval's own tasks on the same problems, by name
+    assert paper("aime24") == "AIME24" and paper("minerva_math500") == "MATH500"
+    assert paper("gpqa_diamond_cot_zeroshot") == "GPQA-Diamond"
+    assert paper("gsm8k") is None and paper("aime25") is None
+    assert benchmarks.GROUP_TASKS == ("s1_aime24", "s1_math500", "s1_gpqa_diamond")
+
+
 def test_only_scores_are_higher_is_better(task_manager, monkeypatch, data_dir):
     tasks = _load(task_manager, ["s1_math500", "s1_gpqa_diamond_n8"], monkeypatch, data_dir)
     greedy = tasks["s1_math500"].higher_is_better()
@@ -93,7 +128,7 @@ def test_only_scores_are_higher_is_better(task_manager, monkeypatch, data_dir):
 def test_task_names_resolve(task_manager):
     known = set(task_manager.all_tasks)
     assert set(OUR_TASKS) <= known
-    assert build_yamls.GROUP in known
+    assert benchmarks.GROUP in known
 
 
 @pytest.mark.slow
@@ -105,11 +140,11 @@ def test_names_do_not_collide_with_upstream():
     taken = set()
     for path in upstream.rglob("*.yaml"):
         taken.update(names.findall(path.read_text(encoding="utf-8", errors="ignore")))
-    assert not (set(OUR_TASKS) | {build_yamls.GROUP}) & taken
+    assert not (set(OUR_TASKS) | {benchmarks.GROUP}) & taken
 
 
 def test_group_runs_all_three(task_manager, monkeypatch, data_dir):
-    loaded = _load(task_manager, [build_yamls.GROUP], monkeypatch, data_dir)
+    loaded = _load(task_manager, [benchmarks.GROUP], monkeypatch, data_dir)
     assert set(loaded) == {"s1_aime24", "s1_math500", "s1_gpqa_diamond"}
 
 
@@ -197,7 +232,7 @@ def test_csv_files_load(tmp_path):
 
 def _fixture_docs() -> datasets.Dataset:
     raw = benchmarks.load_gpqa_diamond(s1_data_file=str(DATA / "gpqa_diamond.jsonl"))["test"]
-    return benchmarks.process_gpqa_docs(raw)
+    return prompts.process_gpqa_docs(raw)
 
 
 def test_gpqa_shuffle_is_deterministic_and_gold_letter_is_right():
@@ -211,14 +246,14 @@ def test_gpqa_shuffle_is_deterministic_and_gold_letter_is_right():
         letters.append(doc["answer"])
     assert len(set(letters)) > 1  # really shuffled, not "always A"
     # the seed depends on the question only, not on the row's position
-    assert benchmarks.gpqa_shuffle_seed(raw[0]["Question"]) == benchmarks.gpqa_shuffle_seed(
+    assert prompts.gpqa_shuffle_seed(raw[0]["Question"]) == prompts.gpqa_shuffle_seed(
         raw[0]["Question"] + "  "
     )
 
 
 def test_gpqa_prompt_lists_choices_and_asks_for_a_letter():
     doc = _fixture_docs()[0]
-    prompt = benchmarks.gpqa_doc_to_text(doc)
+    prompt = prompts.gpqa_doc_to_text(doc)
     assert "'Answer: $LETTER'" in prompt
     for index, letter in enumerate("ABCD", start=1):
         assert f"\n{letter}) {doc[f'choice{index}']}" in prompt
@@ -240,7 +275,7 @@ def _fork_data_dir(tmp_path: Path) -> Path:
 
 
 def test_fork_tasks_keep_the_forks_data_prompts_and_budgets(task_manager, monkeypatch, tmp_path):
-    for name in benchmarks.FORK_MATH_CONTROLS:
+    for name in prompts.FORK_MATH_CONTROLS:
         monkeypatch.delenv(name, raising=False)
     tasks = _load(task_manager, [*FORK_TASKS, "s1_aime25"], monkeypatch, _fork_data_dir(tmp_path))
     hub = {name: task.config.dataset_path for name, task in tasks.items()}
@@ -271,8 +306,8 @@ def test_fork_gpqa_choices_stay_as_written(tmp_path):
     row = {"Question": "Q?", "Correct Answer": " right [title] ", "Incorrect Answer 1": "w1",
            "Incorrect Answer 2": "w2", "Incorrect Answer 3": "w3"}  # fmt: skip
     raw = datasets.Dataset.from_list([row])
-    fork = benchmarks.process_fork_gpqa_docs(raw)[0]
-    ours = benchmarks.process_gpqa_docs(raw)[0]
+    fork = prompts.process_fork_gpqa_docs(raw)[0]
+    ours = prompts.process_gpqa_docs(raw)[0]
     assert " right [title] " in [fork[f"choice{i}"] for i in range(1, 5)]
     assert "right. " in [ours[f"choice{i}"] for i in range(1, 5)]
     assert fork["answer"] == ours["answer"]  # same per-question seed
@@ -292,16 +327,16 @@ def test_fork_gpqa_choices_stay_as_written(tmp_path):
     ],
 )  # fmt: skip
 def test_fork_prompt_conditional_control_env(monkeypatch, env, math_suffix, gpqa_suffix):
-    for name in benchmarks.FORK_MATH_CONTROLS:
+    for name in prompts.FORK_MATH_CONTROLS:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert benchmarks.fork_math_doc_to_text({"problem": "P"}) == "P" + math_suffix
+    assert prompts.fork_math_doc_to_text({"problem": "P"}) == "P" + math_suffix
     doc = {"Question": "Q", "choice1": "a", "choice2": "b", "choice3": "c", "choice4": "d"}
     expected = "Q\n\nA) a\nB) b\nC) c\nD) d" + (math_suffix if gpqa_suffix is None else gpqa_suffix)
-    assert benchmarks.fork_gpqa_doc_to_text(doc) == expected
+    assert prompts.fork_gpqa_doc_to_text(doc) == expected
     # our own tasks never read these variables
-    assert benchmarks.math_doc_to_text({"problem": "P"}) == "P"
+    assert prompts.math_doc_to_text({"problem": "P"}) == "P"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
-"""Data for the s1 tasks: a local JSONL file when one is configured, else the Hub at a pinned revision.
+"""Which benchmark tasks s1-eval ships, the data each reads, and the paper column it reports against.
 
-    dataset = load_benchmark("math500")   # DatasetDict {"test": ...}; honours S1_EVAL_DATA_DIR
+    TASKS["s1_math500"].data.hub_path; paper_benchmark("s1_aime24_n8"); load_benchmark("math500")
+
+This module is the one place that knows a task's benchmark: ``scripts/build_yamls.py`` writes
+the task YAMLs from ``TASKS``, and the paper's numbers (``s1_eval.reference``) are looked up by
+``paper_benchmark``. The prompts are in ``s1_eval.tasks.prompts``, the grading in ``scoring``.
 
 Where the rows come from, first match wins:
 1. task metadata ``s1_data_file`` (one task) or ``s1_data_dir``
@@ -16,19 +20,17 @@ checks every row for the benchmark's columns before lm-eval sees it.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import datasets
+from typing import TYPE_CHECKING, Any
 
 from s1_eval.tasks.datafiles import REQUIRED, read_rows
 
+if TYPE_CHECKING:  # imported when rows are loaded: reports and plots only need the tables
+    import datasets
+
 DATA_DIR_ENV = "S1_EVAL_DATA_DIR"
-GPQA_LETTERS = "ABCD"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Source:
     revision: str | None
     #: row schema: "math" (problem, answer) or "gpqa" (Question, Correct/Incorrect Answer 1-3)
     kind: str = "math"
+    #: the s1 paper's column for these problems (s1_paper.json), None: not in the paper
+    paper: str | None = None
 
     @property
     def file_env(self) -> str:
@@ -53,42 +57,142 @@ class Source:
 SOURCES = {
     # s1 evaluated AIME24 on its own copy without figure-dependent problems
     "aime24": Source(
-        "aime24", "aime24.jsonl", "simplescaling/aime24_nofigures", None, "train", None
+        "aime24", "aime24.jsonl", "simplescaling/aime24_nofigures", None, "train", None,
+        paper="AIME24",
     ),
     # the s1 fork's other AIME24 copy (its `aime24_figures` task) and its AIME25 source
     "aime24_figures": Source(
-        "aime24_figures",
-        "aime24_figures.jsonl",
-        "simplescaling/aime24_figures",
-        None,
-        "train",
-        None,
+        "aime24_figures", "aime24_figures.jsonl", "simplescaling/aime24_figures", None, "train",
+        None, paper="AIME24",
     ),
     "aime25": Source("aime25", "aime25.jsonl", "TIGER-Lab/AIME25", None, "train", None),
     # the fork's `openai_math`: the same 500 PRM800K test problems as MATH-500, from s1's copy,
-    # so an offline math500.jsonl serves both
+    # so an offline math500.jsonl serves both (and the paper's MATH500 numbers come from it)
     "openai_math": Source(
-        "openai_math", "math500.jsonl", "simplescaling/openaimath", None, "test", None
+        "openai_math", "math500.jsonl", "simplescaling/openaimath", None, "test", None,
+        paper="MATH500",
     ),
     "math500": Source(
-        "math500",
-        "math500.jsonl",
-        "HuggingFaceH4/MATH-500",
-        None,
-        "test",
-        "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
+        "math500", "math500.jsonl", "HuggingFaceH4/MATH-500", None, "test",
+        "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be", paper="MATH500",
     ),
     # gated: accept the terms on the Hub and log in (HF_TOKEN) before the first run
     "gpqa_diamond": Source(
-        "gpqa_diamond",
-        "gpqa_diamond.jsonl",
-        "Idavidrein/gpqa",
-        "gpqa_diamond",
-        "train",
-        None,
-        kind="gpqa",
+        "gpqa_diamond", "gpqa_diamond.jsonl", "Idavidrein/gpqa", "gpqa_diamond", "train", None,
+        kind="gpqa", paper="GPQA-Diamond",
     ),
+}  # fmt: skip
+
+#: s1 generates up to 32768 tokens and never stops on a string (thinking runs to EOS or the cap)
+MAX_GEN_TOKS = 32768
+#: samples per problem of the sampling variants (``s1_aime24_n8`` ...) of each s1 task
+SAMPLING_NS = (8, 64)
+#: the group that runs the paper's benchmarks
+GROUP = "s1_reasoning"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark task shipped as a YAML under tasks/.
+
+    ``style`` "s1": s1's prompts, cleaned GPQA choices, sampling variants and the group;
+    "fork": the s1 fork's task name, prompts and max_gen_toks, so its command lines run as
+    published (simplescaling/s1, eval/lm-evaluation-harness/lm_eval/tasks/{aime,openai_math,
+    gpqa/openai}); its commands pass --gen_kwargs max_gen_toks=32768, overriding the smaller
+    defaults."""
+
+    name: str
+    source: str  # a key of SOURCES
+    style: str = "s1"
+    max_gen_toks: int = MAX_GEN_TOKS
+
+    @property
+    def data(self) -> Source:
+        return SOURCES[self.source]
+
+    @property
+    def kind(self) -> str:
+        return self.data.kind
+
+    # the names of the task's functions in s1_eval.tasks.task_functions, which the YAMLs call
+    @property
+    def loader(self) -> str:
+        return f"load_{self.source}"
+
+    @property
+    def process_docs(self) -> str:
+        # the fork keeps GPQA choices as written; its math docs are ours
+        fork = "fork_" if self.style == "fork" and self.kind == "gpqa" else ""
+        return f"process_{fork}{self.kind}_docs"
+
+    @property
+    def doc_to_text(self) -> str:
+        return f"{'fork_' if self.style == 'fork' else ''}{self.kind}_doc_to_text"
+
+
+TASKS = {
+    task.name: task
+    for task in (
+        Task("s1_aime24", "aime24"),
+        Task("s1_aime25", "aime25"),
+        Task("s1_math500", "math500"),
+        Task("s1_gpqa_diamond", "gpqa_diamond"),
+        Task("aime24_figures", "aime24_figures", "fork"),
+        Task("aime24_nofigures", "aime24", "fork"),
+        Task("aime25_nofigures", "aime25", "fork"),
+        Task("openai_math", "openai_math", "fork", max_gen_toks=2048),
+        Task("gpqa_diamond_openai", "gpqa_diamond", "fork", max_gen_toks=1024),
+    )
 }
+
+
+def sampling_name(task: str, n: int) -> str:
+    """The task that samples ``n`` answers per problem of the s1 task ``task``."""
+    return f"{task}_n{n}"
+
+
+#: every task name we ship, sampling variants included, to its Task
+_BY_NAME = {
+    **TASKS,
+    **{
+        sampling_name(task.name, n): task
+        for task in TASKS.values()
+        if task.style == "s1"
+        for n in SAMPLING_NS
+    },
+}
+#: the group's members: our tasks on the paper's benchmarks
+GROUP_TASKS = tuple(t.name for t in TASKS.values() if t.style == "s1" and t.data.paper)
+
+#: lm-eval's own tasks on the paper's benchmarks (aime24, minerva_math500,
+#: gpqa_diamond_zeroshot, ...): recognised by these name parts, all of which must occur
+_FOREIGN_NAME_PARTS = (
+    (("aime24",), "AIME24"),
+    (("aime_2024",), "AIME24"),
+    (("math500",), "MATH500"),
+    (("math_500",), "MATH500"),
+    (("gpqa", "diamond"), "GPQA-Diamond"),
+)
+
+
+def find_task(name: str) -> Task | None:
+    """The shipped task called ``name`` (a sampling variant gives its s1 task), else None."""
+    return _BY_NAME.get(name)
+
+
+def paper_benchmark(task: str) -> str | None:
+    """The s1 paper's column (AIME24, MATH500, GPQA-Diamond) a task's accuracy compares with.
+
+    Our tasks answer from their data source; another task (lm-eval's ``aime24``, a renamed
+    copy) by its name. None: the paper has no number for it (AIME25, the demos)."""
+    found = find_task(task)
+    if found is not None:
+        return found.data.paper
+    name = task.lower()
+    for parts, column in _FOREIGN_NAME_PARTS:
+        if all(part in name for part in parts):
+            return column
+    return None
 
 
 def load_benchmark(
@@ -104,6 +208,8 @@ def load_benchmark(
     our keys carry an ``s1_`` prefix so a model argument such as ``revision`` or ``seed`` can
     never be mistaken for a data setting. Other keys are ignored.
     """
+    import datasets
+
     source = SOURCES[key]
     path = local_file(source, data_file=s1_data_file, data_dir=s1_data_dir)
     if path is not None:
@@ -164,143 +270,3 @@ def load_aime24_figures(**kwargs: Any) -> datasets.DatasetDict:
 
 def load_openai_math(**kwargs: Any) -> datasets.DatasetDict:
     return load_benchmark("openai_math", **kwargs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Docs
-# ---------------------------------------------------------------------------------------------
-
-
-def process_math_docs(dataset: datasets.Dataset) -> datasets.Dataset:
-    """Uniform math docs: ``problem``, ``answer`` (a string) and ``doc_key``; other columns stay."""
-    return dataset.map(_math_doc)
-
-
-def _math_doc(doc: dict) -> dict:
-    problem = doc.get("problem") or doc.get("question") or doc.get("Problem") or ""
-    answer = doc.get("answer", doc.get("Answer"))
-    key = doc.get("unique_id") or doc.get("id") or doc.get("ID")
-    return {
-        "problem": problem,
-        "answer": "" if answer is None else str(answer).strip(),
-        "doc_key": str(key) if key is not None else _digest(problem)[:12],
-    }
-
-
-def process_gpqa_docs(dataset: datasets.Dataset) -> datasets.Dataset:
-    """Shuffle each question's four choices with a seed derived from its text, so the order and
-    the gold letter are the same on every machine and run. Keeps only what the prompt needs."""
-    keep = {"Question", "Record ID"}
-    drop = [name for name in dataset.column_names if name not in keep]
-    return dataset.map(_gpqa_doc, remove_columns=drop)
-
-
-def _gpqa_doc(doc: dict, clean: bool = True) -> dict:
-    tidy = _clean_choice if clean else str
-    correct = tidy(doc["Correct Answer"])
-    choices = [correct] + [tidy(doc[f"Incorrect Answer {i}"]) for i in (1, 2, 3)]
-    random.Random(gpqa_shuffle_seed(doc["Question"])).shuffle(choices)
-    gold_index = choices.index(correct)
-    out = {f"choice{i + 1}": choice for i, choice in enumerate(choices)}
-    out["answer"] = GPQA_LETTERS[gold_index]
-    out["doc_key"] = str(doc.get("Record ID") or _digest(doc["Question"])[:12])
-    return out
-
-
-def gpqa_shuffle_seed(question: str) -> int:
-    """A per-question seed that does not depend on Python's hash randomisation."""
-    return int(_digest("s1-eval/gpqa/" + question.strip())[:16], 16)
-
-
-def _clean_choice(text: Any) -> str:
-    # the raw set has stray whitespace and " [title]" markers (as lm-eval's gpqa tasks clean)
-    text = "" if text is None else str(text)
-    return text.strip().replace(" [title]", ". ").replace("  ", " ")
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-#: OpenAI simple-evals' multiple-choice template (the s1 fork keeps it commented out and sends
-#: the bare question and choices: see ``FORK_GPQA_TEMPLATE``).
-GPQA_TEMPLATE = (
-    "Answer the following multiple choice question. The last line of your response should be "
-    "of the following format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. "
-    "Think step by step before answering.\n\n{question}\n\nA) {a}\nB) {b}\nC) {c}\nD) {d}"
-)
-
-
-def math_doc_to_text(doc: dict) -> str:
-    """s1 prompts math problems with the bare problem text (its default QUERY_TEMPLATE)."""
-    return doc["problem"]
-
-
-def gpqa_doc_to_text(doc: dict) -> str:
-    return GPQA_TEMPLATE.format(
-        question=doc["Question"].strip(),
-        a=doc["choice1"],
-        b=doc["choice2"],
-        c=doc["choice3"],
-        d=doc["choice4"],
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# The s1 fork's task names (aime24_figures, aime24_nofigures, aime25_nofigures, openai_math,
-# gpqa_diamond_openai): its prompts, so its published command lines run unchanged
-# ---------------------------------------------------------------------------------------------
-
-#: the fork's GPQA prompt: question and choices, no instruction
-FORK_GPQA_TEMPLATE = "{question}\n\nA) {a}\nB) {b}\nC) {c}\nD) {d}"
-#: the fork's prompt-conditional control: an env var appends one sentence to every prompt
-#: (its eval/commands.sh sets e.g. PROMPTTOKEN=2048). Order = the fork's precedence.
-FORK_MATH_CONTROLS = ("PROMPTSTEP", "PROMPTTOKEN", "PROMPTLONG", "PROMPTSHORT")
-FORK_GPQA_CONTROLS = ("PROMPTLONG", "PROMPTSHORT", "PROMPTTOKEN", "PROMPTSTEP")
-_CONTROL_TEXT = {
-    "PROMPTSTEP": "Think for up to {value} steps.",
-    "PROMPTTOKEN": "Think for up to {value} tokens.",
-    "PROMPTLONG": (
-        "Answer after a long amount of thinking. If you feel like you are finished early, spend "
-        "the extra time trying to double-check your work until you are absolutely sure that you "
-        "have the correct answer."
-    ),
-    "PROMPTSHORT": (
-        "Answer after a short amount of thinking. Do not spend excessive time double-checking "
-        "your work."
-    ),
-}
-
-
-def fork_control_suffix(order: tuple[str, ...]) -> str:
-    """``"\n\n<sentence>"`` for the first control env var set (fork precedence), else ``""``."""
-    for name in order:
-        value = os.environ.get(name)
-        if value is not None:
-            return "\n\n" + _CONTROL_TEXT[name].format(value=value)
-    return ""
-
-
-def fork_math_doc_to_text(doc: dict) -> str:
-    return doc["problem"] + fork_control_suffix(FORK_MATH_CONTROLS)
-
-
-def process_fork_gpqa_docs(dataset: datasets.Dataset) -> datasets.Dataset:
-    """As the fork: choices as written in the data (no cleaning). One deliberate difference: the
-    fork shuffles with the global ``random`` state (so the letters depend on lm-eval's seed, the
-    task order and dataset caching); here, as in ``s1_gpqa_diamond``, a per-question seed."""
-    keep = {"Question", "Record ID"}
-    drop = [name for name in dataset.column_names if name not in keep]
-    return dataset.map(_fork_gpqa_doc, remove_columns=drop)
-
-
-def _fork_gpqa_doc(doc: dict) -> dict:
-    return _gpqa_doc(doc, clean=False)
-
-
-def fork_gpqa_doc_to_text(doc: dict) -> str:
-    text = FORK_GPQA_TEMPLATE.format(
-        question=doc["Question"], a=doc["choice1"], b=doc["choice2"], c=doc["choice3"],
-        d=doc["choice4"],
-    )  # fmt: skip
-    return text + fork_control_suffix(FORK_GPQA_CONTROLS)

@@ -7,15 +7,17 @@ shared however many YAMLs load this file.
 """
 
 from s1_eval.tasks.benchmarks import (
-    fork_gpqa_doc_to_text,
-    fork_math_doc_to_text,
-    gpqa_doc_to_text,
     load_aime24,
     load_aime24_figures,
     load_aime25,
     load_gpqa_diamond,
     load_math500,
     load_openai_math,
+)
+from s1_eval.tasks.prompts import (
+    fork_gpqa_doc_to_text,
+    fork_math_doc_to_text,
+    gpqa_doc_to_text,
     math_doc_to_text,
     process_fork_gpqa_docs,
     process_gpqa_docs,
