@@ -6,36 +6,26 @@
 Each request is a small state machine that asks its engine for one generation step at a time
 and decides the next step from the result, so an engine can continue a request the moment its
 step ends (no batch barrier) and reuse the cached prefix. Continuations are built in token ids;
-only the strings we insert are tokenized. Imports no engine: adapters live in ``engines/``.
+only the strings we insert are tokenized. What a batch shares (its cap, its stops) is
+``s1_eval.forcing_plan``'s. Imports no engine: adapters live in ``engines/``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from s1_eval.budget import GenerationSettings, Sampling
+from s1_eval.forcing_plan import BatchPlan, plan_batch
 from s1_eval.loop_guard import CHECK_EVERY, LoopWatch
-from s1_eval.steps import Engine, GenerationStep, Phase, StepResult, Tokenizer
+from s1_eval.steps import Engine, GenerationStep, Phase, StepResult
 from s1_eval.trace import ForcedText, Trace
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Per-batch constants shared by every request."""
-
-    settings: GenerationSettings
-    cap: int | None
-    start_ids: tuple[int, ...]
-    thinking_stop_strings: tuple[str, ...]
-    thinking_stop_ids: tuple[int, ...]
-    tokenizer: Tokenizer
 
 
 class ForcedRequest:
     """The state machine of one request; ``start`` and ``advance`` return the next step."""
 
-    def __init__(self, prompt_ids: Sequence[int], plan: _Plan, index: int = 0):
+    def __init__(self, prompt_ids: Sequence[int], plan: BatchPlan, index: int = 0):
         self.plan = plan
         self.prompt_ids = tuple(prompt_ids)
         self.index = index
@@ -264,46 +254,6 @@ class ForcedRequest:
             error=self.error,
         )
         return ForcedText(head + self.answer.text, trace)
-
-
-def _split_stops(
-    tokenizer: Tokenizer, stops: Sequence[str]
-) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Every stop stays a stop string; single-token stops also become stop token ids.
-
-    Token ids let the engine hold a stop back for ``min_tokens``; the string still catches the
-    same text when the model spells it with other tokens.
-    """
-    ids = []
-    for stop in stops:
-        encoded = tokenizer.encode(stop)
-        if len(encoded) == 1:
-            ids.append(encoded[0])
-    return tuple(stops), tuple(ids)
-
-
-def plan_batch(
-    tokenizer: Tokenizer, prompts: Sequence[Sequence[int]], settings: GenerationSettings
-) -> _Plan:
-    """Resolve per-batch values; raises ValueError before anything is generated."""
-    forcing = settings.forcing
-    strings, ids = _split_stops(tokenizer, forcing.delimiters.until_thinking)
-    multi_token = [s for s in strings if len(tokenizer.encode(s)) > 1]
-    if forcing.min_tokens_thinking and multi_token:
-        raise ValueError(
-            f"min_tokens_thinking={forcing.min_tokens_thinking} needs single-token thinking "
-            f"stops, but until_thinking {multi_token} is several tokens long: engines only "
-            "hold back stop tokens and EOS. Use a single-token until_thinking or drop "
-            "min_tokens_thinking (the paper prefers thinking_n_ignore)."
-        )
-
-    def count(text: str) -> int:
-        return len(tokenizer.encode(text))
-
-    longest = max((len(p) for p in prompts), default=0)
-    cap = forcing.resolve_cap(settings.max_gen_toks, longest, count)
-    start_ids = tuple(tokenizer.encode(forcing.delimiters.thinking_start))
-    return _Plan(settings, cap, start_ids, strings, ids, tokenizer)
 
 
 def force_generate(

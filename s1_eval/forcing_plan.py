@@ -1,0 +1,68 @@
+"""What one batch of forcing requests shares, resolved and checked before anything is generated.
+
+    plan = plan_batch(tokenizer, prompt_token_ids, settings)   # plan.cap: "auto" made a number
+
+The thinking cap (``auto`` needs the longest prompt), the thinking stops split into strings and
+single-token ids, and the opening delimiter's ids; a setting no engine can honour raises here,
+not halfway through a pass. ``s1_eval.forcing`` runs the requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from s1_eval.budget import GenerationSettings
+from s1_eval.steps import Tokenizer
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Per-batch constants shared by every request."""
+
+    settings: GenerationSettings
+    cap: int | None
+    start_ids: tuple[int, ...]
+    thinking_stop_strings: tuple[str, ...]
+    thinking_stop_ids: tuple[int, ...]
+    tokenizer: Tokenizer
+
+
+def _split_stops(
+    tokenizer: Tokenizer, stops: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Every stop stays a stop string; single-token stops also become stop token ids.
+
+    Token ids let the engine hold a stop back for ``min_tokens``; the string still catches the
+    same text when the model spells it with other tokens.
+    """
+    ids = []
+    for stop in stops:
+        encoded = tokenizer.encode(stop)
+        if len(encoded) == 1:
+            ids.append(encoded[0])
+    return tuple(stops), tuple(ids)
+
+
+def plan_batch(
+    tokenizer: Tokenizer, prompts: Sequence[Sequence[int]], settings: GenerationSettings
+) -> BatchPlan:
+    """Resolve per-batch values; raises ValueError before anything is generated."""
+    forcing = settings.forcing
+    strings, ids = _split_stops(tokenizer, forcing.delimiters.until_thinking)
+    multi_token = [s for s in strings if len(tokenizer.encode(s)) > 1]
+    if forcing.min_tokens_thinking and multi_token:
+        raise ValueError(
+            f"min_tokens_thinking={forcing.min_tokens_thinking} needs single-token thinking "
+            f"stops, but until_thinking {multi_token} is several tokens long: engines only "
+            "hold back stop tokens and EOS. Use a single-token until_thinking or drop "
+            "min_tokens_thinking (the paper prefers thinking_n_ignore)."
+        )
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text))
+
+    longest = max((len(p) for p in prompts), default=0)
+    cap = forcing.resolve_cap(settings.max_gen_toks, longest, count)
+    start_ids = tuple(tokenizer.encode(forcing.delimiters.thinking_start))
+    return BatchPlan(settings, cap, start_ids, strings, ids, tokenizer)
