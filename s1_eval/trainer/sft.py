@@ -2,9 +2,10 @@
 
     accelerate launch --config_file trainer/accelerate_configs/fsdp2.yaml -m s1_eval.trainer.sft \
         --config trainer/recipes/s1_32b.yaml [--any_field value ...]
+    s1-train estimate --config trainer/recipes/s1_32b.yaml --num_gpus 16   # memory per GPU
 
-Configuration is two dataclasses (`S1Args` for model and data, `S1SFTConfig` = TRL's SFTConfig
-with s1's guard rails), filled from a YAML recipe (`--config`) and then from command-line flags.
+Configuration is two dataclasses (`S1Args` for model, data and LoRA, `S1SFTConfig` = TRL's
+SFTConfig with s1's guard rails), filled from a YAML recipe (`--config`) and then from flags.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer, TrlParser
 
+from s1_eval.messages import did_you_mean
 from s1_eval.s1_format import TRAINING_PRESETS
+from s1_eval.trainer import lora
 from s1_eval.trainer.data import (
     TRACE_SOURCES,
     ConfigError,
@@ -33,6 +36,7 @@ from s1_eval.trainer.data import (
 )
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+SUBCOMMANDS = ("estimate",)
 
 # Keys from s1's own train/sft.py and older TRL / transformers, and what they are called now.
 RENAMED_KEYS = {
@@ -47,8 +51,8 @@ RENAMED_KEYS = {
 
 
 @dataclass
-class S1Args:
-    """Model and data. Everything else is TRL's SFTConfig (see S1SFTConfig)."""
+class S1Args(lora.LoraArgs):
+    """Model, data and LoRA. Everything else is TRL's SFTConfig (see S1SFTConfig)."""
 
     model_name_or_path: str = field(
         default="Qwen/Qwen2.5-32B-Instruct", metadata={"help": "Hub id or local folder."}
@@ -102,6 +106,7 @@ class S1Args:
             )
         if self.dtype not in DTYPES:
             raise ConfigError("dtype", f"expected one of {DTYPES}, got {self.dtype!r}")
+        self.check_lora_options()
 
 
 def has_accelerator() -> bool:
@@ -159,6 +164,24 @@ def check_keys(argv: list[str]) -> None:
         hints = [f"{key} -> {RENAMED_KEYS[key]}" for key in unknown if key in RENAMED_KEYS]
         hint = f"renamed: {'; '.join(hints)}" if hints else "see s1-train --help for the fields"
         raise ConfigError(", ".join(unknown), f"unknown config key ({hint})")
+    check_no_stray_words(argv)
+
+
+def check_no_stray_words(argv: list[str]) -> None:
+    """A word that is neither a flag nor a flag's value: argparse would set it aside unread."""
+    rest = list(argv)
+    if "--config" in rest:
+        index = rest.index("--config")
+        del rest[index : index + 2]
+    # The real parser decides which words are values (booleans take one optionally, lists many).
+    _, extras = TrlParser((S1Args, S1SFTConfig)).parse_known_args(rest)
+    words = [word for word in extras if not word.startswith("-")]
+    if words:
+        raise ConfigError(
+            words[0],
+            "unexpected word: s1-train takes --config RECIPE and --field value flags, or a "
+            f"subcommand {list(SUBCOMMANDS)}.{did_you_mean(words[0], SUBCOMMANDS)}",
+        )
 
 
 def read_recipe(argv: list[str]) -> dict:
@@ -269,16 +292,34 @@ def build_trainer(args: S1Args, config: S1SFTConfig) -> SFTTrainer:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     global_batch = config.per_device_train_batch_size * config.gradient_accumulation_steps * world
     say(f"global batch {global_batch}, max_length {config.max_length}, bf16 {config.bf16}")
+    peft_config = lora.peft_config(args)
+    if peft_config is not None:
+        say(f"LoRA: r {args.lora_r}, alpha {args.lora_alpha}, modules {args.lora_target_modules}")
     model = load_model(args, config)
-    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    return SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
 
 
-def train_and_save(trainer: SFTTrainer) -> str:
+def train_and_save(trainer: SFTTrainer, args: S1Args) -> str:
+    """Train, save, and return the folder an engine scores: the merged model for a LoRA run."""
     trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
     # Inference engines read use_cache from the saved config.
     trainer.model.config.use_cache = True
-    trainer.save_model(trainer.args.output_dir)
     output_dir = trainer.args.output_dir
+    trainer.save_model(output_dir)
+    if args.use_peft:
+        trainer.accelerator.wait_for_everyone()
+        if trainer.accelerator.is_main_process:
+            merged = lora.save_merged(
+                output_dir, trainer.processing_class, lambda: load_model(args, trainer.args)
+            )
+            say(f"LoRA adapter in {output_dir}, merged model in {merged}")
+        output_dir = str(lora.merged_dir(output_dir))
     say(
         f"saved to {output_dir}; score it: lm_eval --model s1_vllm --model_args pretrained={output_dir}"
     )
@@ -288,7 +329,7 @@ def train_and_save(trainer: SFTTrainer) -> str:
 def run(argv: list[str] | None = None) -> SFTTrainer:
     args, config = parse_config(argv)
     trainer = build_trainer(args, config)
-    train_and_save(trainer)
+    train_and_save(trainer, args)
     return trainer
 
 
@@ -302,7 +343,12 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     try:
-        run(argv)
+        if argv[:1] == ["estimate"]:
+            from s1_eval.trainer.estimate_cmd import estimate_command
+
+            estimate_command(argv[1:])
+        else:
+            run(argv)
     except (ConfigError, ValueError, TypeError, OSError) as error:
         if debug:
             raise
