@@ -14,7 +14,6 @@ so one loaded model serves a whole sweep of budgets.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,44 +21,21 @@ from lm_eval import utils
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
+from s1_eval import parity
 from s1_eval.budget import PRESETS, parse_gen_kwargs
+from s1_eval.chat_template import CHAT_TEMPLATE_ARGS, chat_template_variables
 from s1_eval.forcing import force_generate_many, plan_batch
 from s1_eval.messages import did_you_mean
 from s1_eval.sharing import SharedSteps, StepStore
-from s1_eval.values import as_bool
+from s1_eval.think_end import check_think_end_token, eos_text, strip_thinking
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
 DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_cap_message",
                   "thinking_cap_suffix")  # fmt: skip
 #: passed by lm-eval's CLI to every model; the engines size their own batches
 IGNORED_ARGS = ("batch_size", "max_batch_size")
-#: lm-eval's vllm names for what reaches the chat template (Qwen3's switch, gpt-oss's effort)
-CHAT_TEMPLATE_ARGS = ("enable_thinking", "chat_template_args")
-
-
-def chat_template_variables(enable_thinking: Any, chat_template_args: Any) -> dict[str, Any]:
-    """The extra variables the chat template is rendered with, as lm-eval's vllm passes them:
-    ``chat_template_args`` (a dict, or its JSON text from the command line) and
-    ``enable_thinking`` (a bool; it wins over a key of the same name in the dict)."""
-    if chat_template_args is None:
-        variables: dict[str, Any] = {}
-    else:
-        variables = chat_template_args
-        if isinstance(chat_template_args, str):
-            try:
-                variables = json.loads(chat_template_args)
-            except ValueError:
-                variables = None
-        if not isinstance(variables, dict):
-            raise ValueError(
-                f"chat_template_args={chat_template_args!r} is invalid: expected a JSON object, "
-                """e.g. --model_args '{"pretrained": "M", "chat_template_args": """
-                """{"reasoning_effort": "high"}}'."""
-            )
-        variables = dict(variables)
-    if enable_thinking is not None:
-        variables["enable_thinking"] = as_bool("enable_thinking", enable_thinking)
-    return variables
+#: lm-eval's vllm name for the text that ends thinking: the response keeps what follows it
+THINK_END_ARG = "think_end_token"
 
 
 class _ForcingLM(LM):
@@ -74,6 +50,7 @@ class _ForcingLM(LM):
         self.template_args = chat_template_variables(
             kwargs.pop("enable_thinking", None), kwargs.pop("chat_template_args", None)
         )
+        self.think_end_token = check_think_end_token(kwargs.pop(THINK_END_ARG, None))
         for key in IGNORED_ARGS:
             kwargs.pop(key, None)
         # bad delimiter model_args and max_gen_toks fail here, before anything loads
@@ -106,7 +83,7 @@ class _ForcingLM(LM):
         names = [
             n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "kwargs")
         ]
-        accepted = [*names, *DELIMITER_ARGS, *CHAT_TEMPLATE_ARGS, *IGNORED_ARGS]
+        accepted = [*names, *DELIMITER_ARGS, *CHAT_TEMPLATE_ARGS, THINK_END_ARG, *IGNORED_ARGS]
         hint = did_you_mean(key, accepted)
         raise ValueError(
             f"Unknown model_arg {key!r} for {cls.__name__}.{hint} Accepted: {', '.join(accepted)}."
@@ -151,6 +128,13 @@ class _ForcingLM(LM):
         def done(batch: int, i: int, text: str) -> None:
             which, indices = owners[batch]
             request = request_lists[which][indices[i]]
+            if self.think_end_token:
+                text = strip_thinking(
+                    text,
+                    self.think_end_token,
+                    request.args[1].get("until"),
+                    eos_text(self.lazy.tokenizer),
+                )
             outputs[which][indices[i]] = text
             # cached at once: with --use_cache an interrupted run keeps every finished one
             self.cache_hook.add_partial("generate_until", request.args, text)
@@ -232,6 +216,7 @@ class _ForcingLM(LM):
             "s1_engine": self.lazy.name,
             "s1_preset": self.preset,
             "s1_chat_template_args": self.template_args,
+            "s1_think_end_token": self.think_end_token,
             "s1_forcing": self.forcing_runs[-1] if self.forcing_runs else None,
             "s1_forcing_runs": self.forcing_runs,
         }
@@ -250,6 +235,7 @@ class S1VLLM(_ForcingLM):
     ):
         from s1_eval.engines import vllm
 
+        parity.apply("s1_vllm", kwargs)  # lm-eval vllm's names: mapped, or one line on why not
         super().__init__(preset, max_gen_toks, kwargs)
         kwargs.pop("device", None)  # lm-eval's --device: vLLM picks its platform itself
         if "scheduler" in kwargs:
@@ -292,6 +278,7 @@ class S1Server(_ForcingLM):
                 "model_arg 'api_key' would be written into the results file: export "
                 f"{openai_api.API_KEY_ENV} instead."
             )
+        parity.apply("s1_server", kwargs)
         self.reject_unknown(kwargs)
         self.lazy = server.prepare(base_url, model, tokenizer, num_concurrent, max_retries,
                                    timeout, max_model_len, trust_remote_code)  # fmt: skip

@@ -4,7 +4,7 @@
 
 Each generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``
 lines; everything else in the README is prose and stays as written. The demo section comes from
-results/demo, the Performance part's tables, the sentences quoting their numbers and the commands
+results/demo, the lm-eval vllm parity table from s1_eval.parity, the Performance part's tables, the sentences quoting their numbers and the commands
 that reproduce them from results/bench/*.json (rendered by bench/bench_tables.py, which the
 bench scripts use for their own markdown too).
 """
@@ -24,6 +24,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 BENCH_RESULTS = REPO / "results" / "bench"
+
+
+def _parity() -> str:
+    from s1_eval.parity import readme_table
+
+    return readme_table()
 
 
 def _demo() -> str:
@@ -53,6 +59,7 @@ def _bench(render: str, result: str) -> Callable[[], str]:
 
 SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
+    "parity": _parity,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
     "bench-sweep": _bench("sweep_section", "sweep_bench.json"),

@@ -43,6 +43,7 @@ def load_tokenizer(
     tokenizer: str | None = None,
     revision: str | None = None,
     trust_remote_code: bool = False,
+    use_fast: bool = True,
 ) -> HFTokenizer:
     """The tokenizer lm-eval needs before generation (chat template, name), without the model.
 
@@ -53,7 +54,7 @@ def load_tokenizer(
     source = tokenizer or pretrained
     try:
         hf = AutoTokenizer.from_pretrained(
-            source, revision=revision, trust_remote_code=trust_remote_code
+            source, revision=revision, trust_remote_code=trust_remote_code, use_fast=use_fast
         )
     except (OSError, ValueError) as error:
         key = "tokenizer" if tokenizer else "pretrained"

@@ -62,9 +62,10 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
                 f"Unknown model_arg {key!r} for s1_vllm.{did_you_mean(key, known)} Accepted: "
                 "pretrained, preset, max_gen_toks, the delimiter defaults "
                 "(thinking_start, thinking_end, until_thinking, thinking_cap_message, "
-                "thinking_cap_suffix) and any vLLM EngineArgs field (tensor_parallel_size, "
-                "data_parallel_size, max_model_len, dtype, gpu_memory_utilization, "
-                "enable_prefix_caching, seed, ...)."
+                "thinking_cap_suffix), lm-eval vllm's model_args (enable_thinking, "
+                "chat_template_args, think_end_token, max_length, ...: the README's parity "
+                "table) and any vLLM EngineArgs field (tensor_parallel_size, max_model_len, "
+                "dtype, gpu_memory_utilization, enable_prefix_caching, seed, ...)."
             )
     try:
         return vllm.EngineArgs(model=pretrained, **engine_args).create_engine_config()
@@ -89,6 +90,8 @@ def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
         tokenizer=engine_args.get("tokenizer"),
         revision=engine_args.get("tokenizer_revision") or engine_args.get("revision"),
         trust_remote_code=model.trust_remote_code,
+        # tokenizer_mode=slow: the loop encodes with the same kind of tokenizer vLLM does
+        use_fast=engine_args.get("tokenizer_mode") != "slow",
     )
     return LazyEngine(
         "vllm",
