@@ -228,7 +228,8 @@ class _ForcingLM(LM):
 
 
 class S1VLLM(_ForcingLM):
-    """``--model s1_vllm``: vLLM with budget forcing; other model_args go to vLLM's EngineArgs."""
+    """``--model s1_vllm``: vLLM with budget forcing. lm-eval vllm's model_args are taken as
+    ``s1_eval.parity`` classifies them; other model_args go to vLLM's EngineArgs."""
 
     def __init__(
         self, pretrained: str, preset: str = "s1", max_gen_toks: int = 32768, **kwargs: Any

@@ -24,7 +24,7 @@ from s1_eval import parity
 from s1_eval.trace import ForcedText, Trace
 
 NOWHERE = "/no/such/model"
-SERVER = "http://127.0.0.1:9/v1"  # nothing listens: s1_server connects only on first use
+SERVER = "http://127.0.0.1:9/v1"  # nothing listens: the refusals come before s1_server probes it
 
 
 def upstream_vllm_args() -> list[str]:
@@ -132,6 +132,36 @@ def test_accepted_upstream_names_become_ours():
     kwargs = {"data_parallel_size": 1, "max_batch_size": 8}
     parity.apply("s1_server", kwargs)  # s1_server's concurrency is num_concurrent's
     assert kwargs == {"max_batch_size": 8}
+
+
+def test_upstream_args_reach_vllm_as_upstream_passes_them(smollm2_dir, monkeypatch):
+    import s1_eval.engines.vllm as adapter
+    from s1_eval.lm import S1VLLM
+    from tests.conftest import ENGINE_ARGS
+
+    loaded = {}
+    monkeypatch.setattr(adapter.VLLMEngine, "load", lambda *a, **k: loaded.update(k) or "engine")
+    engine_args = {k: v for k, v in ENGINE_ARGS.items() if k != "max_model_len"}
+    lm = S1VLLM.create_from_arg_string(
+        f"pretrained={smollm2_dir},max_length=512,data_parallel_size=1,max_batch_size=4,"
+        "tokenizer_mode=slow,think_end_token=</think>,enable_thinking=false,batch_size=auto,"
+        + ",".join(f"{k}={v}" for k, v in engine_args.items())
+    )
+    assert lm.lazy.max_model_len == 512 and not lm.lazy.started
+    assert lm.get_model_info()["s1_think_end_token"] == "</think>"
+    assert lm.engine == "engine"
+    loaded.pop("loop_tokenizer")
+    assert loaded == {
+        **engine_args, "max_model_len": 512, "max_num_seqs": 4, "tokenizer_mode": "slow",
+        "enable_prefix_caching": True,
+    }  # fmt: skip
+
+
+def test_s1_hf_takes_think_end_token(smollm2_dir):
+    from s1_eval.lm import S1HF
+
+    lm = S1HF(pretrained=str(smollm2_dir), think_end_token="</think>")
+    assert lm.get_model_info()["s1_think_end_token"] == "</think>" and not lm.lazy.started
 
 
 def test_the_readme_table_has_one_row_per_upstream_arg():
