@@ -82,6 +82,9 @@ def apply(backend: Backend, kwargs: dict[str, Any]) -> None:
     dropped. Runs before anything loads."""
     for name in list(kwargs):
         if name in UPSTREAM_VLLM and UPSTREAM_VLLM[name].on(backend) in ("rejected", "serve"):
+            if kwargs[name] is None:  # upstream's "not set" (its default for most of these)
+                del kwargs[name]
+                continue
             raise _rejection(backend, name, kwargs[name])
     if "data_parallel_size" in kwargs:
         replicas = as_int("data_parallel_size", kwargs.pop("data_parallel_size"), 1)

@@ -132,6 +132,10 @@ def test_accepted_upstream_names_become_ours():
     kwargs = {"data_parallel_size": 1, "max_batch_size": 8}
     parity.apply("s1_server", kwargs)  # s1_server's concurrency is num_concurrent's
     assert kwargs == {"max_batch_size": 8}
+    # None is upstream's "not set": nothing to refuse
+    kwargs = {"lora_local_path": None, "add_bos_token": None, "prefix_token_id": None}
+    parity.apply("s1_vllm", kwargs)
+    assert kwargs == {}
 
 
 def test_upstream_args_reach_vllm_as_upstream_passes_them(smollm2_dir, monkeypatch):
