@@ -276,9 +276,8 @@ def load_model(args: S1Args, config: S1SFTConfig):
         attn_implementation=args.attn_implementation,
         trust_remote_code=config.trust_remote_code,
     )
-    model.config.use_cache = (
-        False  # the KV cache is useless in training and clashes with checkpointing
-    )
+    # The KV cache is useless in training and clashes with checkpointing.
+    model.config.use_cache = False
     return model
 
 
@@ -294,7 +293,8 @@ def build_trainer(args: S1Args, config: S1SFTConfig) -> SFTTrainer:
     say(f"global batch {global_batch}, max_length {config.max_length}, bf16 {config.bf16}")
     peft_config = lora.peft_config(args)
     if peft_config is not None:
-        say(f"LoRA: r {args.lora_r}, alpha {args.lora_alpha}, modules {args.lora_target_modules}")
+        modules = args.lora_target_modules or "peft's default"
+        say(f"LoRA: r {args.lora_r}, alpha {args.lora_alpha}, modules {modules}")
     model = load_model(args, config)
     return SFTTrainer(
         model=model,
