@@ -35,7 +35,7 @@ def demo_run(smollm2_dir, tmp_path_factory):
     cache = cwd / ".cache" / "s1-eval"
     cache.mkdir(parents=True)
     (cache / smollm2_dir.name).symlink_to(smollm2_dir)
-    run = subprocess.run(DEMO_COMMAND, capture_output=True, text=True, cwd=cwd, timeout=1500)
+    run = subprocess.run(DEMO_COMMAND, capture_output=True, text=True, cwd=cwd, timeout=2400)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     [model_dir] = [path for path in cache.glob("mini-s1-*") if path.is_dir()]
     return cwd, run, model_dir
