@@ -133,3 +133,25 @@ def test_lm_eval_loads_the_held_out_task():
     docs = list(task.test_docs())
     assert len(docs) == counting.DEFAULT_NUM_PROBLEMS
     assert task.doc_to_text(docs[0]) == docs[0]["problem"]
+
+
+def test_readme_states_the_mix_and_the_recipe_the_code_uses():
+    """The demo section's design numbers are the generator's and the recipe's own."""
+    import yaml
+
+    from s1_eval.demo import RECIPE, TRAIN_ROWS
+    from tests.conftest import REPO
+
+    readme = " ".join((REPO / "README.md").read_text().split())
+    mix = counting.TRACE_MIX
+    steps = yaml.safe_load(RECIPE.read_text())["max_steps"]
+    for claim in (
+        f"{round(100 * mix.conclude_early)}% of traces **conclude too soon**",
+        f"real end, {round(100 * mix.confirm_end)}% add",
+        f"({round(100 * mix.confirm_again)}% of those twice)",
+        f"{TRAIN_ROWS} traces in the s1K schema",
+        f"({steps} steps of 8,",
+        f"{counting.MIN_WORDS}–{counting.MAX_WORDS} words in one to three groups",
+    ):
+        assert claim in readme, claim
+    assert steps * 8 == TRAIN_ROWS, "one pass over the training set"
