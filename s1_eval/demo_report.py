@@ -313,13 +313,19 @@ def render_figure(m: DemoMeasurement) -> bytes:
     from s1_eval.plots import figure_png
 
     fig, ax = plt.subplots(figsize=(7, 4.6))
-    for series in figure_series(m):
+    for index, series in enumerate(figure_series(m)):
         xs, ys, errors, labels = zip(*series.points, strict=True)
         drawn = ax.errorbar(xs, ys, yerr=errors, marker=series.marker, capsize=3,
                             markersize=9 if not series.line else 6,
                             linestyle="-" if series.line else "none", label=series.label)  # fmt: skip
+        # budgets past the model's own stop land on one point: one label "48,64,96" there, and
+        # each series' labels on their own row (the third above) so curves meeting stay readable
+        at: dict[tuple[float, float], list[str]] = {}
         for x, y, label in zip(xs, ys, labels, strict=True):
-            ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7,
+            at.setdefault((round(x, 1), round(y, 1)), []).append(label)
+        for (x, y), names in at.items():
+            ax.annotate(",".join(n for n in names if n), (x, y), textcoords="offset points",
+                        xytext=(5, -11 - 9 * index) if index < 2 else (4, 6), fontsize=7,
                         color=drawn[0].get_color())  # fmt: skip
     ax.set_xlabel("mean thinking tokens per sample")
     ax.set_ylabel("accuracy (%)")
