@@ -1,4 +1,4 @@
-"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, compare, plot, verify and demo.
+"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, compare, plot, verify, submit, demo.
 
 s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2048
 """
@@ -113,9 +113,9 @@ def _sweep_folder_lock(folder: Path):
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from s1_eval.verify import verify_runs
+    from s1_eval.submit import verify_with_bundles
 
-    problems, summary = verify_runs(args.runs, include_path=args.include_path)
+    problems, summary = verify_with_bundles(args.runs, include_path=args.include_path)
     if not problems:
         print(f"verify: OK - {summary}; every check passed")
         return 0
@@ -123,6 +123,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"  {problem}")
     return 1
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from s1_eval.submit import make_bundle
+
+    print(f"wrote: {make_bundle(args.runs, args.output, include_path=args.include_path)}")
+    return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -240,10 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser(
         "verify", help="re-grade a run's samples and check its files agree (leaderboard intake)"
     )
-    verify.add_argument("runs", nargs="+", help="sweep folders, lm-eval output folders or files")
-    verify.add_argument(
-        "--include_path", action="append", default=[], help="extra task folder (repeatable)"
+    verify.add_argument("runs", nargs="+", help="run folders or files, or submission bundles")
+    submit = sub.add_parser(
+        "submit", help="a verified, hashed bundle of runs for a leaderboard (verify checks it)"
     )
+    submit.add_argument("runs", nargs="+", help="sweep folders or lm-eval output folders")
+    submit.add_argument("--output", required=True, help="bundle folder, or a .tar.gz file")
+    for command in (verify, submit):
+        command.add_argument(
+            "--include_path", action="append", default=[], help="extra task folder (repeatable)"
+        )
     demo = sub.add_parser(
         "demo", help="s1 in miniature: train SmolLM2 to count, then cap and extend its thinking"
     )
@@ -276,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "verify": cmd_verify,
         "compare": cmd_compare,
+        "submit": cmd_submit,
     }
     try:
         return handlers[args.command](args)

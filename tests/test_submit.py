@@ -1,0 +1,132 @@
+"""`s1-eval submit` bundles of copies of the demo run, and `s1-eval verify` on them, tampered."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parents[1] / "results" / "demo"
+CELL = "s1_demo_counting__budget=32,n_ignore=0"
+
+
+def s1_eval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "s1_eval.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def one_cell_run(folder: Path) -> Path:
+    """One finished cell of the demo sweep as a sweep folder of its own (fast to verify)."""
+    run = folder / "run"
+    shutil.copytree(DEMO / "cells" / CELL, run / "cells" / CELL)
+    shutil.copy(DEMO / "sweep.json", run / "sweep.json")
+    return run
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("submit")
+    done = s1_eval("submit", str(one_cell_run(folder)), "--output", str(folder / "bundle"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder / "bundle"
+
+
+def copy_of(bundle: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(bundle, tmp_path / "bundle"))
+
+
+def test_the_bundle_holds_runs_environment_verdict_and_a_manifest_of_every_file(bundle):
+    submission = json.loads((bundle / "submission.json").read_text())
+    assert submission["verify"] == {"ok": True, "summary": "1 cells, 50 samples re-graded"}
+    assert submission["environment"]["lm-eval"] and submission["environment"]["python"]
+    assert {r["hardware"] for r in submission["recorded"].values()} == {"2 CPUs (x86_64)"}
+    manifest = json.loads((bundle / "manifest.json").read_text())["files"]
+    on_disk = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()} - {
+        "manifest.json"
+    }
+    assert set(manifest) == on_disk
+    assert "runs/1-run/sweep.json" in manifest
+    assert any(name.endswith(".jsonl") for name in manifest)
+
+
+def test_the_untouched_bundle_verifies(bundle):
+    done = s1_eval("verify", str(bundle))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("verify: OK - 1 cells, 50 samples re-graded; 1 bundle")
+
+
+def test_an_edited_a_missing_and_an_added_file_are_each_named(bundle, tmp_path):
+    copy = copy_of(bundle, tmp_path)
+    [samples] = copy.rglob("samples_*.jsonl")
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    rows[0]["resps"] = [["a different response"]]  # a field the re-grade does not read
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (copy / "runs" / "1-run" / "sweep.json").unlink()
+    (copy / "runs" / "1-run" / "extra.txt").write_text("x")
+    done = s1_eval("verify", str(copy))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("verify: FAILED - ")
+    rel = samples.relative_to(copy).as_posix()
+    assert any(
+        line.endswith(f"{rel}: edited (SHA-256 differs from the manifest)") for line in lines
+    )
+    assert any(
+        line.endswith("runs/1-run/sweep.json: missing (listed in the manifest)") for line in lines
+    )
+    assert any(line.endswith("runs/1-run/extra.txt: added (not in the manifest)") for line in lines)
+
+
+def test_a_tar_gz_bundle_verifies(tmp_path):
+    out = tmp_path / "submission.tar.gz"
+    done = s1_eval("submit", str(one_cell_run(tmp_path)), "--output", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = s1_eval("verify", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_run_that_fails_verify_is_not_bundled(tmp_path):
+    run = one_cell_run(tmp_path)
+    [samples] = run.rglob("samples_*.jsonl")
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    wrong = next(r for r in rows if r["exact_match"] == 0)
+    wrong["exact_match"] = 1  # a score the response does not earn
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = s1_eval("submit", str(run), "--output", str(tmp_path / "bundle"))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "fails verify" in done.stderr
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_the_recorded_rerun_command_parses_and_its_compare_runs(bundle, tmp_path):
+    """The re-run is lm-eval's own `--samples` (parsed here by lm-eval's parser); its output,
+    stood in for by the bundle's rows of those doc ids, compares with `s1-eval compare`."""
+    from lm_eval._cli import HarnessCLI
+
+    [command] = json.loads((bundle / "submission.json").read_text())["rerun"]
+    run_part, compare_part = command.split(" && ")
+    words = shlex.split(run_part)
+    assert words[:2] == ["s1-eval", "run"]
+    args = HarnessCLI()._parser.parse_args(words[1:])
+    [(task, ids)] = args.samples.items()
+    assert task == "s1_demo_counting" and len(ids) == 5
+    out = tmp_path / args.output_path / "model"
+    out.mkdir(parents=True)
+    [results] = bundle.rglob("results_*.json")
+    [samples] = bundle.rglob("samples_*.jsonl")
+    data = json.loads(results.read_text())
+    data["n-samples"][task]["effective"] = len(ids)  # as lm-eval records a --samples run
+    (out / results.name).write_text(json.dumps(data))
+    kept = [line for line in samples.read_text().splitlines() if json.loads(line)["doc_id"] in ids]
+    (out / samples.name).write_text("\n".join(kept) + "\n")
+    compare = shlex.split(compare_part)
+    side_a = str(bundle / compare[2])
+    done = s1_eval("compare", side_a, compare[3], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "won 0 / lost 0 / tied 5" in done.stdout
