@@ -22,7 +22,7 @@ from trl import SFTConfig, SFTTrainer, TrlParser
 
 from s1_eval.messages import did_you_mean
 from s1_eval.s1_format import TRAINING_PRESETS
-from s1_eval.trainer import lora
+from s1_eval.trainer import lora, preemption
 from s1_eval.trainer.data import (
     TRACE_SOURCES,
     ConfigError,
@@ -307,7 +307,7 @@ def build_trainer(args: S1Args, config: S1SFTConfig) -> SFTTrainer:
 
 def train_and_save(trainer: SFTTrainer, args: S1Args) -> str:
     """Train, save, and return the folder an engine scores: the merged model for a LoRA run."""
-    trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
+    preemption.train(trainer)
     # Inference engines read use_cache from the saved config.
     trainer.model.config.use_cache = True
     output_dir = trainer.args.output_dir
@@ -320,6 +320,7 @@ def train_and_save(trainer: SFTTrainer, args: S1Args) -> str:
             )
             say(f"LoRA adapter in {output_dir}, merged model in {merged}")
         output_dir = str(lora.merged_dir(output_dir))
+    trainer.save_state()  # written last: a rerun of this command sees a finished output_dir
     say(
         f"saved to {output_dir}; score it: lm_eval --model s1_vllm --model_args pretrained={output_dir}"
     )
@@ -328,6 +329,8 @@ def train_and_save(trainer: SFTTrainer, args: S1Args) -> str:
 
 def run(argv: list[str] | None = None) -> SFTTrainer:
     args, config = parse_config(argv)
+    if resume := preemption.plan_resume(config):
+        say(resume)
     trainer = build_trainer(args, config)
     train_and_save(trainer, args)
     return trainer
@@ -338,7 +341,9 @@ def one_line(error: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises."""
+    """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises.
+
+    A run stopped by SIGTERM exits with preemption.PREEMPTED_EXIT (75) after its checkpoint."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
@@ -349,6 +354,11 @@ def main(argv: list[str] | None = None) -> None:
             estimate_command(argv[1:])
         else:
             run(argv)
+    except preemption.AlreadyTrained as done:
+        say(str(done))
+    except preemption.Preempted as stop:
+        say(str(stop))
+        sys.exit(preemption.PREEMPTED_EXIT)
     except (ConfigError, ValueError, TypeError, OSError) as error:
         if debug:
             raise
