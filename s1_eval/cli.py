@@ -85,6 +85,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         with _sweep_folder_lock(Path(args.output)):  # never beside a sweep writing there
             files = write_all_atomic(contents)
         print("wrote: " + ", ".join(str(p) for p in files))
+    if args.html:
+        from s1_eval.files import write_atomic
+        from s1_eval.html_page import render_html
+
+        write_atomic(Path(args.html), render_html(report, args.reference))
+        print(f"wrote: {args.html}")
     return 0
 
 
@@ -224,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(report)
     report.add_argument("--output", default=None, help="folder for leaderboard.{md,csv,json}")
     report.add_argument("--plot", action="store_true", help="also write scaling.png there")
+    report.add_argument("--html", default=None, help="also write one self-contained HTML page")
     plot = sub.add_parser("plot", help="accuracy vs thinking tokens PNG")
     _add_read_options(plot)
     plot.add_argument("--output", required=True, help="PNG path")

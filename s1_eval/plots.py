@@ -49,6 +49,16 @@ def render_scaling(
 
     ``x``: "thinking" (mean thinking tokens per sample, the paper's axis) or "total" (mean
     thinking + answer tokens: what each sample cost)."""
+    return figure_png(scaling_figure(report, reference, title, x))
+
+
+def scaling_figure(
+    report: Report,
+    reference: bool | str | Path = False,
+    title: str | None = None,
+    x: XAxis = "thinking",
+):
+    """The scaling plot as an open matplotlib figure (PNG for files, SVG for the HTML page)."""
 
     def x_of(row):
         return row.thinking_mean if x == "thinking" else row.generated_mean
@@ -140,7 +150,7 @@ def render_scaling(
         axes[index // columns][index % columns].axis("off")
     default_title = "thinking tokens" if x == "thinking" else "generated tokens"
     fig.suptitle(title or f"Accuracy vs. {default_title} (point labels: budget)")
-    return figure_png(fig)
+    return fig
 
 
 def figure_png(fig) -> bytes:
@@ -156,3 +166,25 @@ def figure_png(fig) -> bytes:
     finally:
         plt.close(fig)
     return buffer.getvalue()
+
+
+def figure_svg(fig) -> str:
+    """A matplotlib figure as an inline ``<svg>`` element (text kept as text); closed after."""
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buffer = io.StringIO()
+    try:
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "s1-eval"}):
+            # no <metadata> block: it names URLs (Dublin Core, matplotlib.org) the page does not need
+            fig.savefig(
+                buffer, format="svg", metadata=dict.fromkeys(("Date", "Creator", "Format", "Type"))
+            )
+    finally:
+        plt.close(fig)
+    svg = buffer.getvalue()
+    # the XML prolog and DOCTYPE (which names a URL) are for a file, not for inline markup
+    return svg[svg.index("<svg") :]
