@@ -24,6 +24,7 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -236,6 +237,13 @@ def bundle_problems(folder: Path) -> tuple[list[str], list[Path]]:
     return problems, runs
 
 
+def _unpacked_from(where: str, unpacked: dict[Path, Path]) -> tuple[Path, Path]:
+    for folder, archive in unpacked.items():
+        if where.startswith(str(folder)):
+            return folder, archive
+    return Path(where), Path(where)
+
+
 def verify_with_bundles(paths: Sequence[str | Path], include_path=()) -> tuple[list, str]:
     """`s1-eval verify`: a bundle's manifest is checked first, then its runs are re-graded with
     the plain run folders given beside it."""
@@ -244,12 +252,15 @@ def verify_with_bundles(paths: Sequence[str | Path], include_path=()) -> tuple[l
     problems: list = []
     runs: list[Path] = []
     bundles = 0
+    unpacked: dict[Path, Path] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for index, path in enumerate(map(Path, paths)):
             if not is_bundle(path):
                 runs.append(path)
                 continue
             folder = open_bundle(path, Path(scratch) / str(index))
+            if folder != path:
+                unpacked[folder] = path
             lines, bundle_runs = bundle_problems(folder)
             problems += [Problem(str(path), line) for line in lines]
             runs += bundle_runs
@@ -257,6 +268,12 @@ def verify_with_bundles(paths: Sequence[str | Path], include_path=()) -> tuple[l
         if not runs:
             return problems, f"{bundles} bundle(s) with no run folder left to re-grade"
         found, summary = verify_runs(runs, include_path=include_path)
+        # a problem in an unpacked archive names the archive, not the scratch folder that goes
+        found = [
+            replace(f, where=f.where.replace(str(folder), str(archive)))
+            for f in found
+            for folder, archive in [_unpacked_from(f.where, unpacked)]
+        ]
     if bundles:
         summary += f"; {bundles} bundle manifest(s) checked"
     return problems + found, summary

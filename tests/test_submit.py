@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,23 @@ def test_a_tar_gz_bundle_verifies(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     done = s1_eval("verify", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
+    with tarfile.open(out) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    [folder] = (tmp_path / "unpacked").iterdir()
+    [samples] = folder.rglob("samples_*.jsonl")
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    next(r for r in rows if r["exact_match"] == 0)["exact_match"] = 1
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tampered = tmp_path / "tampered.tar.gz"
+    with tarfile.open(tampered, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    done = s1_eval("verify", str(tampered))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()[1:]
+    rel = samples.relative_to(folder).as_posix()
+    assert f"  {tampered}: {rel}: edited (SHA-256 differs from the manifest)" in lines
+    regraded = [line for line in lines if "exact_match recorded 1, re-graded 0" in line]
+    assert regraded and all(line.startswith(f"  {tampered}/") for line in regraded)
 
 
 def test_a_run_that_fails_verify_is_not_bundled(tmp_path):
