@@ -29,15 +29,11 @@ class ForcedRequest:
         self.plan = plan
         self.prompt_ids = tuple(prompt_ids)
         self.index = index
-        delimiters = plan.settings.forcing.delimiters
-        prompt_text = plan.tokenizer.decode(self.prompt_ids[-64:])
         # Some chat templates already open the block (R1 distills end with "<think>\n"):
         # opening it again would double the tag, so count thinking from the template's tag.
-        self.opened_by = (
-            "prompt"
-            if prompt_text.rstrip().endswith(delimiters.thinking_start.strip())
-            else "appended"
-        )
+        # One that closed it (Qwen3, enable_thinking=False) asked for no thinking: answer at once.
+        template = plan.templates[index] if index < len(plan.templates) else ""
+        self.opened_by = {"opened": "prompt", "closed": "template_closed"}.get(template, "appended")
         self.prefix = self.prompt_ids + (plan.start_ids if self.opened_by == "appended" else ())
         self.thinking_ids: list[int] = []
         self.suppressions = 0
@@ -58,6 +54,8 @@ class ForcedRequest:
 
     # -- steps ------------------------------------------------------------------------------
     def start(self) -> GenerationStep:
+        if self.opened_by == "template_closed":
+            return self._answer_only()
         return self._thinking_step()
 
     def advance(self, result: StepResult) -> GenerationStep | None:
@@ -180,6 +178,19 @@ class ForcedRequest:
             head_len=len(self.prefix),
         )
 
+    def _answer_only(self) -> GenerationStep:
+        """The whole response as one plain generation, as without forcing: the block is shut."""
+        settings = self.plan.settings
+        self.phase = "answer"
+        return GenerationStep(
+            prompt_token_ids=self.prompt_ids,
+            max_tokens=settings.max_gen_toks,
+            sampling=self._seeded(settings.sampling),
+            stop=settings.until,
+            phase="answer",
+            head_len=len(self.prompt_ids),
+        )
+
     def _answer_budget(self) -> int:
         settings = self.plan.settings
         if settings.forcing.max_tokens_answer is not None:
@@ -239,7 +250,7 @@ class ForcedRequest:
         trace = Trace(
             thinking_tokens=len(self.thinking_ids),
             answer_tokens=len(self.answer_ids),
-            max_tokens_thinking=self.plan.cap,
+            max_tokens_thinking=None if self.opened_by == "template_closed" else self.plan.cap,
             suppressions=self.suppressions,
             inserted=tuple(self.inserted),
             cap_fired=self.cap_fired,

@@ -3,8 +3,9 @@
     plan = plan_batch(tokenizer, prompt_token_ids, settings)   # plan.cap: "auto" made a number
 
 The thinking cap (``auto`` needs the longest prompt), the thinking stops split into strings and
-single-token ids, and the opening delimiter's ids; a setting no engine can honour raises here,
-not halfway through a pass. ``s1_eval.forcing`` runs the requests.
+single-token ids, the opening delimiter's ids, and whether each prompt's chat template already
+opened or closed the thinking block; a setting no engine can honour raises here, not halfway
+through a pass. ``s1_eval.forcing`` runs the requests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from s1_eval.budget import GenerationSettings
+from s1_eval.messages import logger
+from s1_eval.s1_format import PRESETS, Delimiters, template_thinking
 from s1_eval.steps import Tokenizer
+
+#: prompt tokens decoded to see how the chat template left thinking (a closed block is short)
+TAIL_TOKENS = 64
+#: said once per process: a closed block turns forcing off for every request that has one
+_closed_warned = False
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,8 @@ class BatchPlan:
     thinking_stop_strings: tuple[str, ...]
     thinking_stop_ids: tuple[int, ...]
     tokenizer: Tokenizer
+    #: per prompt: "opened" / "closed" when its chat template did so, else ""
+    templates: tuple[str, ...] = ()
 
 
 def _split_stops(
@@ -65,4 +75,36 @@ def plan_batch(
     longest = max((len(p) for p in prompts), default=0)
     cap = forcing.resolve_cap(settings.max_gen_toks, longest, count)
     start_ids = tuple(tokenizer.encode(forcing.delimiters.thinking_start))
-    return BatchPlan(settings, cap, start_ids, strings, ids, tokenizer)
+    templates = tuple(_template_state(tokenizer, p, forcing.delimiters) for p in prompts)
+    if "closed" in templates:
+        _warn_closed()
+    return BatchPlan(settings, cap, start_ids, strings, ids, tokenizer, templates)
+
+
+def _template_state(tokenizer: Tokenizer, prompt: Sequence[int], delimiters: Delimiters) -> str:
+    """How the chat template left thinking: "opened", "closed" or "". A block opened in another
+    preset's tags is refused: forcing would write a second, different opening tag after it."""
+    state, found = template_thinking(tokenizer.decode(list(prompt[-TAIL_TOKENS:])), delimiters)
+    opened_here = (
+        found is not None and found.thinking_start.strip() == delimiters.thinking_start.strip()
+    )
+    if state == "opened" and not opened_here:
+        name = next(n for n, d in PRESETS.items() if d == found)
+        raise ValueError(
+            f"The chat template opens thinking with {found.thinking_start.strip()!r} but the "
+            f"thinking delimiters are {delimiters.thinking_start!r} ... "
+            f"{delimiters.thinking_end!r}: use preset={name} (or thinking_start/thinking_end "
+            "that match the template)."
+        )
+    return state
+
+
+def _warn_closed() -> None:
+    global _closed_warned
+    if not _closed_warned:
+        _closed_warned = True
+        logger.warning(
+            "s1-eval: the chat template closed the thinking block (e.g. enable_thinking=False): "
+            "no thinking phase is forced for those prompts, the thinking budget and ignore "
+            "gen_kwargs do nothing there, and the response is scored as an answer."
+        )

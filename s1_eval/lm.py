@@ -314,7 +314,7 @@ class S1Scripted(_ForcingLM):
     through the real forcing loop, step sharing and sweeps: try gen_kwargs and sweeps on any machine.
 
     ``patience``: thinking tokens before it tries to answer; ``wait_tokens``: how many more
-    each "Wait" buys.
+    each "Wait" buys; ``tokenizer``: a real tokenizer (and its chat template) to write in.
     """
 
     def __init__(
@@ -324,6 +324,7 @@ class S1Scripted(_ForcingLM):
         patience: int = 128,
         wait_tokens: int = 64,
         max_model_len: int = 32768,
+        tokenizer: str | None = None,
         **kwargs: Any,
     ):
         from s1_eval.engines import scripted
@@ -331,4 +332,4 @@ class S1Scripted(_ForcingLM):
         super().__init__(preset, max_gen_toks, kwargs)
         kwargs.pop("device", None)  # lm-eval's --device: nothing runs on one
         self.reject_unknown(kwargs)
-        self.lazy = scripted.prepare(preset, patience, wait_tokens, max_model_len)
+        self.lazy = scripted.prepare(preset, patience, wait_tokens, max_model_len, tokenizer)

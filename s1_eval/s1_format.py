@@ -63,3 +63,21 @@ def training_completion(thinking: str, attempt: str, preset: PresetName = "s1") 
     start = delimiters.thinking_start
     opening = start if start.endswith("\n") else start + "\n"
     return f"{opening}{thinking}\n{delimiters.thinking_end}\n{ANSWER_PREFIX}{attempt}"
+
+
+def template_thinking(tail: str, delimiters: Delimiters) -> tuple[str, Delimiters | None]:
+    """How a rendered prompt's ``tail`` leaves thinking, and in whose delimiters.
+
+    ``("opened", d)`` when it ends with d's opening tag (R1 distills; Qwen3 with thinking on),
+    ``("closed", d)`` when it ends with a whole d block (Qwen3's ``enable_thinking=False`` renders
+    ``<think>\\n\\n</think>\\n\\n``), else ``("", None)``. The request's ``delimiters`` are tried
+    first, then every trained preset's, so a template in another preset's tags is recognised.
+    """
+    text = tail.rstrip()
+    for candidate in (delimiters, *(PRESETS[name] for name in TRAINING_PRESETS)):
+        start, end = candidate.thinking_start.strip(), candidate.thinking_end.strip()
+        if text.endswith(start):
+            return "opened", candidate
+        if text.endswith(end) and start in text[: len(text) - len(end)]:
+            return "closed", candidate
+    return "", None

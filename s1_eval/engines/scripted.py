@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from s1_eval.budget import Sampling
 from s1_eval.engines.lazy import LazyEngine
+from s1_eval.engines.tokenizer import HFTokenizer, load_tokenizer
 from s1_eval.s1_format import PRESETS, Delimiters
 from s1_eval.steps import GenerationStep, StepResult
 
@@ -81,8 +82,10 @@ class ScriptedTokenizer:
         tokenize: bool = False,
         add_generation_prompt: bool = True,
         continue_final_message: bool = False,
+        **variables: object,
     ) -> str:
-        """``CHAT_TEMPLATE`` rendered (ChatML, as Qwen and s1 write it)."""
+        """``CHAT_TEMPLATE`` rendered (ChatML, as Qwen and s1 write it); it reads no
+        ``enable_thinking`` or other template variables."""
         turns = [f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in chat_history]
         if continue_final_message and turns:
             turns[-1] = turns[-1].removesuffix("<|im_end|>\n")
@@ -116,9 +119,11 @@ class ScriptedEngine:
         delimiters: Delimiters,
         patience: int = 128,
         wait_tokens: int = 64,
-        tokenizer: ScriptedTokenizer | None = None,
+        tokenizer: ScriptedTokenizer | HFTokenizer | None = None,
     ):
         self.tokenizer = tokenizer or ScriptedTokenizer()
+        # a real tokenizer's end of text ends the answer; the toy's own is <|endoftext|>
+        self.eos = min(self.tokenizer.eos_token_ids)
         self.delimiters = delimiters
         self.patience, self.wait_tokens = patience, wait_tokens
         self.pending: list[tuple[Hashable, GenerationStep]] = []
@@ -186,7 +191,7 @@ class ScriptedEngine:
         right = thought_tokens >= question.need
         reply = f"\nThe answer is $\\boxed{{{question.answer if right else question.answer + 1}}}$."
         k = _overlap(body[closed + len(end) :], reply)
-        token = EOS[0] if k == len(reply) else encode(reply[k:])[0]
+        token = self.eos if k == len(reply) else encode(reply[k:])[0]
         return token, token
 
     def _opened(self, text: str) -> int:
@@ -212,9 +217,8 @@ class ScriptedEngine:
             out.append(token)
             self.stats["generated_tokens"] += 1
             if token in stop_ids:
-                return StepResult(
-                    tuple(out), generated, "stop", token if token not in EOS else None
-                )
+                eos = token in self.tokenizer.eos_token_ids
+                return StepResult(tuple(out), generated, "stop", None if eos else token)
             piece = self.tokenizer.decode([token])
             text += piece
             generated += piece
@@ -234,16 +238,24 @@ def _positive(name: str, value: object, least: int = 1) -> int:
 
 
 def prepare(
-    preset: str = "s1", patience: int = 128, wait_tokens: int = 64, max_model_len: int = 32768
+    preset: str = "s1",
+    patience: int = 128,
+    wait_tokens: int = 64,
+    max_model_len: int = 32768,
+    tokenizer: str | None = None,
 ) -> LazyEngine:
-    """Check the arguments; the engine itself is built on first use, like the real ones."""
+    """Check the arguments; the engine itself is built on first use, like the real ones.
+
+    ``tokenizer``: a Hugging Face tokenizer (folder or name) whose chat template renders the
+    prompts and whose tokens the toy writes, e.g. to try a template's ``enable_thinking``.
+    """
     patience = _positive("patience", patience)
     wait_tokens = _positive("wait_tokens", wait_tokens, least=0)
     context = _positive("max_model_len", max_model_len)
     delimiters = PRESETS[preset]
-    tokenizer = ScriptedTokenizer()
+    tokens = load_tokenizer(tokenizer) if tokenizer else ScriptedTokenizer()
 
     def start() -> ScriptedEngine:
-        return ScriptedEngine(delimiters, patience, wait_tokens, tokenizer)
+        return ScriptedEngine(delimiters, patience, wait_tokens, tokens)
 
-    return LazyEngine("scripted", tokenizer, context, start)
+    return LazyEngine("scripted", tokens, context, start)
