@@ -154,3 +154,26 @@ def test_lm_eval_with_a_template_that_opens_or_closes_thinking(thinking_tokenize
         else:  # no template: the forcing writes the preset's opening, as ever
             assert OPENED not in prompt and response.startswith(OPENED)
             assert response.count("</think>") == 1 and row["suppressions"] == 1
+
+
+@pytest.mark.engine
+def test_s1_vllm_with_a_template_that_opens_or_closes_thinking(vllm_lm, thinking_tokenizer):
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(str(thinking_tokenizer))
+    chat = [{"role": "user", "content": "What is 2 + 3?"}]
+    gen = {"thinking_start": OPENED, "thinking_end": "</think>", "until_thinking": "</think>",
+           "max_tokens_thinking": 12, "thinking_n_ignore": 1, "thinking_n_ignore_str": "Wait",
+           "max_gen_toks": 40, "until": ["<|im_end|>"]}  # fmt: skip
+    prompts = [
+        hf.apply_chat_template(chat, tokenize=False, add_generation_prompt=True, enable_thinking=on)
+        for on in (True, False)
+    ]
+    requests = [Instance("generate_until", {}, (p, gen), i) for i, p in enumerate(prompts)]
+    opened, closed = vllm_lm.generate_until(requests, True)
+    assert prompts[0].endswith(OPENED) and not str(opened).startswith("<think>")
+    assert opened.trace.thinking_opened_by == "prompt"
+    assert 0 < opened.trace.thinking_tokens <= 12 and "</think>" in opened.thinking
+    assert prompts[1].endswith(CLOSED) and closed.trace.thinking_opened_by == "template_closed"
+    assert closed.trace.thinking_tokens == 0 and closed.answer == str(closed)
+    assert "Wait" not in closed and closed.trace.answer_tokens > 0
