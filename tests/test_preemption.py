@@ -17,11 +17,14 @@ from s1_eval.bundled import TRAINER_DIR
 from s1_eval.trainer import preemption, sft
 from tests.test_trainer import smollm2_path, tiny_argv, tiny_qwen2  # noqa: F401 (fixtures)
 
-STEPS, SAVE_STEPS = 24, 4  # 6 epochs of the 8-row fixture at batch 2: resumes cross epochs
+# 2 epochs of the 8-row fixture at batch 2, so a resume crosses an epoch boundary; its longest
+# sample is 106 tokens, so max_length 128 changes nothing but the padding work.
+STEPS, SAVE_STEPS = 8, 2
 
 
 def command(model: Path, output_dir: Path) -> list[str]:
-    flags = ("--max_steps", str(STEPS), "--save_strategy", "steps", "--save_steps", str(SAVE_STEPS))
+    flags = ("--max_steps", str(STEPS), "--save_strategy", "steps", "--save_steps", str(SAVE_STEPS),
+             "--max_length", "128")  # fmt: skip
     return [sys.executable, "-m", "s1_eval.trainer.sft", *tiny_argv(model, output_dir, *flags)]
 
 
@@ -33,11 +36,12 @@ def run_to_end(argv: list[str], log: Path) -> tuple[int, str]:
 
 def kill_after_first_checkpoint(argv: list[str], output_dir: Path, log: Path, signum) -> int:
     """Start the run, wait for checkpoint-SAVE_STEPS to be whole, send signum; the exit code."""
-    whole = output_dir / f"checkpoint-{SAVE_STEPS}" / preemption.STATE_FILE
+    first = output_dir / f"checkpoint-{SAVE_STEPS}"
     with log.open("w") as handle:
         process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
-        while not whole.is_file() and process.poll() is None and time.monotonic() < deadline:
+        while not preemption.has_state(first) and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.05)
         assert process.poll() is None, f"finished before the signal:\n{log.read_text()[-2000:]}"
         process.send_signal(signum)
@@ -122,13 +126,21 @@ def test_half_written_checkpoints_are_never_picked(tmp_path):
         folder = tmp_path / f"checkpoint-{step}"
         folder.mkdir()
         if whole:
-            (folder / preemption.STATE_FILE).write_text("{}")
+            (folder / preemption.STATE_FILE).write_text(f'{{"global_step": {step}}}')
+    (tmp_path / "checkpoint-11").mkdir()  # killed between opening trainer_state.json and writing
+    (tmp_path / "checkpoint-11" / preemption.STATE_FILE).write_text('{"global_st')
     (tmp_path / "checkpoint-x").mkdir()  # not a checkpoint name
     assert preemption.last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
     config = config_for(tmp_path)
     line = preemption.plan_resume(config)
     assert config.resume_from_checkpoint == str(tmp_path / "checkpoint-10")
-    assert line.endswith("skipped checkpoint-12, checkpoint-100 (no trainer_state.json: cut short)")
+    assert line.endswith(
+        "skipped checkpoint-11, checkpoint-12, checkpoint-100 (no whole trainer_state.json: cut short)"
+    )
+    config = SimpleNamespace(
+        output_dir=str(tmp_path), resume_from_checkpoint=None, save_only_model=True
+    )
+    assert preemption.plan_resume(config).endswith("the optimizer and LR schedule start over")
 
 
 def test_fresh_foreign_and_explicit_output_dirs(tmp_path):

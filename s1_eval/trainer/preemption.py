@@ -10,6 +10,7 @@ last periodic one); an `output_dir` that holds a finished model is left alone.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -47,8 +48,16 @@ def checkpoints(output_dir: str | Path) -> list[tuple[int, Path, bool]]:
     for child in folder.iterdir():
         match = _CHECKPOINT.match(child.name)
         if match and child.is_dir():
-            found.append((int(match.group(1)), child, (child / STATE_FILE).is_file()))
+            found.append((int(match.group(1)), child, has_state(child)))
     return sorted(found)
+
+
+def has_state(folder: Path) -> bool:
+    """Whether folder holds a whole trainer_state.json: a kill can land between open and write."""
+    try:
+        return "global_step" in json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
@@ -58,7 +67,7 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
 
 
 def is_finished(output_dir: str | Path) -> bool:
-    return (Path(output_dir) / STATE_FILE).is_file()
+    return has_state(Path(output_dir))
 
 
 def plan_resume(config) -> str | None:
@@ -76,10 +85,15 @@ def plan_resume(config) -> str | None:
         )
     last = last_complete_checkpoint(output_dir)
     partial = [path.name for step, path, done in checkpoints(output_dir) if not done]
-    skipped = f"; skipped {', '.join(partial)} (no {STATE_FILE}: cut short)" if partial else ""
+    skipped = (
+        f"; skipped {', '.join(partial)} (no whole {STATE_FILE}: cut short)" if partial else ""
+    )
     if last is not None:
         config.resume_from_checkpoint = str(last)
-        return f"output_dir has checkpoints: resuming from {last}{skipped}"
+        # Trainer then quietly starts Adam and the LR schedule over at the checkpoint's step.
+        weights_only = "; save_only_model: weights only, the optimizer and LR schedule start over"
+        warning = weights_only if getattr(config, "save_only_model", False) else ""
+        return f"output_dir has checkpoints: resuming from {last}{skipped}{warning}"
     if any((output_dir / name).is_file() for name in MODEL_FILES):
         raise ConfigError(
             "output_dir",
