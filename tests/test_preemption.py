@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -169,3 +170,34 @@ def test_slurm_script_requeues_on_preemption():
         "TORCH_ELASTIC_SHUTDOWN_TIMEOUT=",
     ):
         assert needed in text, needed
+
+
+RANK_SCRIPT = """
+import sys
+from accelerate import PartialState
+from transformers import TrainerControl, TrainerState
+from s1_eval.trainer.preemption import StopOnSigterm
+
+PartialState()  # joins the gloo group from RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT
+stop = StopOnSigterm()
+stop.signalled = sys.argv[1] == "1"
+control = stop.on_step_end(None, TrainerState(global_step=5), TrainerControl())
+print(control.should_save, control.should_training_stop, stop.stopped_at)
+"""
+
+
+def test_ranks_stop_together_when_only_one_got_the_signal():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ranks = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "ACCELERATE_USE_CPU": "true"}  # fmt: skip
+        command = [sys.executable, "-c", RANK_SCRIPT, str(rank)]  # only rank 1 saw SIGTERM
+        ranks.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True))
+    outputs = [process.communicate(timeout=300)[0].split() for process in ranks]
+    assert [process.returncode for process in ranks] == [0, 0]
+    assert outputs == [["True", "True", "5"], ["True", "True", "5"]]

@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 
 import torch
+from accelerate import PartialState
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
@@ -127,8 +128,7 @@ class StopOnSigterm(TrainerCallback):
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
             return self.signalled
         # Ranks may see the signal a step apart; all must save the same step or they deadlock.
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        flag = torch.tensor([int(self.signalled)], device=device)
+        flag = torch.tensor([int(self.signalled)], device=PartialState().device)
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         return bool(flag.item())
 
