@@ -112,7 +112,9 @@ def test_kill_9_resumes_from_the_last_whole_checkpoint(tiny_qwen2, uninterrupted
 def test_a_finished_output_dir_is_left_alone(uninterrupted, capsys):
     before = {path: path.stat().st_mtime_ns for path in uninterrupted.rglob("*")}
     # Same command again: one line, exit 0, before any model loads (so in-process is enough).
-    sft.main(command(Path("no-model-needed"), uninterrupted)[3:])
+    with pytest.raises(SystemExit) as exit_status:
+        sft.main(command(Path("no-model-needed"), uninterrupted)[3:])
+    assert exit_status.value.code == 0
     out = capsys.readouterr().out
     assert "already holds a finished model (trainer_state.json): nothing to train" in out
     assert {path: path.stat().st_mtime_ns for path in uninterrupted.rglob("*")} == before

@@ -35,9 +35,13 @@ _CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 class AlreadyTrained(Exception):
     """output_dir holds a finished model: nothing to train."""
 
+    exit_code = 0
+
 
 class Preempted(Exception):
     """Training stopped on SIGTERM after saving a checkpoint."""
+
+    exit_code = PREEMPTED_EXIT
 
 
 def checkpoints(output_dir: str | Path) -> list[tuple[int, Path, bool]]:

@@ -341,9 +341,7 @@ def one_line(error: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises.
-
-    A run stopped by SIGTERM exits with preemption.PREEMPTED_EXIT (75) after its checkpoint."""
+    """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
@@ -354,11 +352,9 @@ def main(argv: list[str] | None = None) -> None:
             estimate_command(argv[1:])
         else:
             run(argv)
-    except preemption.AlreadyTrained as done:
-        say(str(done))
-    except preemption.Preempted as stop:
-        say(str(stop))
-        sys.exit(preemption.PREEMPTED_EXIT)
+    except (preemption.AlreadyTrained, preemption.Preempted) as stop:
+        say(str(stop))  # a finished output_dir exits 0, a SIGTERM after its checkpoint 75
+        sys.exit(stop.exit_code)
     except (ConfigError, ValueError, TypeError, OSError) as error:
         if debug:
             raise
