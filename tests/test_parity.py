@@ -69,27 +69,21 @@ def _refused(backend: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("name", _refused("s1_vllm"))
-def test_s1_vllm_refuses_before_loading(name):
-    from s1_eval.lm import S1VLLM
+@pytest.mark.parametrize(
+    ("backend", "name"),
+    [(b, n) for b in ("s1_vllm", "s1_server") for n in _refused(b)],
+)
+def test_a_refused_arg_fails_before_loading_or_connecting(backend, name):
+    from s1_eval.lm import S1VLLM, S1Server
 
+    build = {"s1_vllm": lambda **kw: S1VLLM(pretrained=NOWHERE, **kw),
+             "s1_server": lambda **kw: S1Server(base_url=SERVER, **kw)}[backend]  # fmt: skip
     with pytest.raises(ValueError) as error:
-        S1VLLM(pretrained=NOWHERE, **{name: "x"})
+        build(**{name: "x"})
     message = str(error.value)
-    assert message.startswith(f"model_arg {name}='x' is not supported by s1_vllm: ")
+    assert message.startswith(f"model_arg {name}='x' is not supported by {backend}: ")
     assert "\n" not in message and message.endswith("instead.")
-
-
-@pytest.mark.parametrize("name", _refused("s1_server"))
-def test_s1_server_refuses_before_connecting(name):
-    from s1_eval.lm import S1Server
-
-    with pytest.raises(ValueError) as error:
-        S1Server(base_url=SERVER, **{name: "x"})
-    message = str(error.value)
-    assert message.startswith(f"model_arg {name}='x' is not supported by s1_server: ")
-    assert "\n" not in message and message.endswith("instead.")
-    if parity.UPSTREAM_VLLM[name].s1_server == "serve":
+    if parity.UPSTREAM_VLLM[name].on(backend) == "serve":
         assert f"--{name.replace('_', '-')}" in message
 
 
