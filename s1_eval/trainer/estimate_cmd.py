@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 from pathlib import Path
 
+from s1_eval.files import read_json
 from s1_eval.trainer.data import ConfigError
 from s1_eval.trainer.estimate import ALL_LINEAR, ModelShape, Setup, estimate, table
 
@@ -55,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
 def model_config(name: str) -> dict:
     path = Path(name) / "config.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        return read_json(path)
     if name in KNOWN_CONFIGS:
         return KNOWN_CONFIGS[name]
     raise ConfigError(
