@@ -53,6 +53,9 @@ class Cell:
     hardware: str = ""
     #: the sweep cell's ``cell.json`` (None for a plain lm-eval run)
     marker: Mapping[str, Any] | None = None
+    #: the versions the results file recorded ("" where it recorded none)
+    s1_eval_version: str = ""
+    lm_eval_version: str = ""
 
 
 def _seconds(value: Any) -> float | None:
@@ -241,6 +244,8 @@ def load_results_file(
                 missing_fields=missing,
                 seconds=seconds if len(results.get("configs") or {}) == 1 else None,
                 hardware=hardware,
+                s1_eval_version=str(config.get("s1_eval_version") or ""),
+                lm_eval_version=str(results.get("lm_eval_version") or ""),
             )
         )
     return cells, warnings

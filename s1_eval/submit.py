@@ -86,11 +86,10 @@ def _recorded(run: Path, name: str) -> dict:
     cells, _ = load_cells([run])
     recorded = {}
     for cell in cells:
-        results = read_json(Path(cell.results_file))
         recorded[f"runs/{name}:{cell.task}:{cell.setting.name}"] = {
             "hardware": cell.hardware or None,
-            "lm-eval": results.get("lm_eval_version"),
-            "s1-eval": (results.get("config") or {}).get("s1_eval_version"),
+            "lm-eval": cell.lm_eval_version or None,
+            "s1-eval": cell.s1_eval_version or None,
         }
     return recorded
 
