@@ -88,14 +88,13 @@ def test_lora_keys_in_a_full_ft_recipe(tmp_path):
         sft.parse_config(["--config", str(path)])
 
 
-def test_lora_option_line_from_the_command_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "s1_eval.trainer.sft", "--config", str(RECIPES / "tiny_cpu.yaml"),
-         "--lora_r", "8"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 2
-    errors = [row for row in result.stderr.splitlines() if row.startswith("error:")]
+def test_lora_option_line_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """s1-train's entry point in-process (its console script's exit 2: test_trainer.py)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_status:
+        sft.main(["--config", str(RECIPES / "tiny_cpu.yaml"), "--lora_r", "8"])
+    assert exit_status.value.code == 2
+    errors = [row for row in capsys.readouterr().err.splitlines() if row.startswith("error:")]
     assert errors == [
         "error: lora_r: is a LoRA option but use_peft is false (add use_peft: true) "
         "(--debug shows the traceback)"

@@ -288,15 +288,29 @@ def test_missing_column_fails_before_the_model_loads(tiny_qwen2, tmp_path, monke
         sft.run(argv)
 
 
-@pytest.mark.parametrize(
-    ("extra", "line"),
-    [
-        (["--block_size", "8"], "error: block_size: unknown config key (renamed: block_size -> max_length)"),
-        (["--delimiters", "xml"], "error: delimiters: expected one of ['s1', 'think'], got 'xml'"),
-        (["--dataset_name", "missing.jsonl"], "error: dataset_name: file not found: missing.jsonl"),
-    ],
-)  # fmt: skip
-def test_console_script_prints_one_line_and_exits_2(tmp_path, extra, line):
+CONSOLE_ERRORS = [
+    (["--block_size", "8"], "error: block_size: unknown config key (renamed: block_size -> max_length)"),
+    (["--delimiters", "xml"], "error: delimiters: expected one of ['s1', 'think'], got 'xml'"),
+    (["--dataset_name", "missing.jsonl"], "error: dataset_name: file not found: missing.jsonl"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "line"), CONSOLE_ERRORS)
+def test_bad_input_prints_one_line_and_exits_2(tmp_path, monkeypatch, capsys, extra, line):
+    """s1-train's entry point in-process: each bad value is one line and exit status 2."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_status:
+        sft.main(["--config", str(RECIPES / "tiny_cpu.yaml"), *extra])
+    assert exit_status.value.code == 2
+    stderr = capsys.readouterr().err
+    errors = [row for row in stderr.splitlines() if row.startswith("error:")]
+    assert errors == [f"{line} (--debug shows the traceback)"], stderr[-2000:]
+    assert "Traceback" not in stderr
+
+
+def test_console_script_prints_one_line_and_exits_2(tmp_path):
+    """The installed `s1-train` itself (a ~12 s start: torch and TRL load), on one bad value."""
+    extra, line = CONSOLE_ERRORS[0]
     script = Path(sys.executable).parent / "s1-train"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "s1_eval.trainer.sft"]
     result = subprocess.run(
@@ -309,13 +323,11 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path, extra, line):
     assert "Traceback" not in result.stderr
 
 
-def test_console_script_debug_shows_the_traceback(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "s1_eval.trainer.sft", "--config", "missing.yaml", "--debug"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode != 0 and "Traceback" in result.stderr
-    assert "--config: no such recipe file: missing.yaml" in result.stderr
+def test_debug_raises_instead_of_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(data.ConfigError, match=r"--config: no such recipe file: missing\.yaml"):
+        sft.main(["--config", "missing.yaml", "--debug"])
+    assert "error:" not in capsys.readouterr().err
 
 
 def test_global_batch_size_sets_accumulation(monkeypatch, tmp_path):

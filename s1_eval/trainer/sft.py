@@ -10,17 +10,15 @@ SFTConfig with s1's guard rails), filled from a YAML recipe (`--config`) and the
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
 
 import torch
-import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer, TrlParser
 
-from s1_eval.messages import did_you_mean
+from s1_eval.messages import one_line
 from s1_eval.s1_format import TRAINING_PRESETS
 from s1_eval.trainer import lora, preemption
 from s1_eval.trainer.data import (
@@ -34,20 +32,9 @@ from s1_eval.trainer.data import (
     sequence_lengths,
     truncation_report,
 )
+from s1_eval.trainer.recipe import check_keys
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-SUBCOMMANDS = ("estimate",)
-
-# Keys from s1's own train/sft.py and older TRL / transformers, and what they are called now.
-RENAMED_KEYS = {
-    "block_size": "max_length",
-    "max_seq_length": "max_length",
-    "warmup_ratio": "warmup_steps (a float below 1 is a ratio of the total steps)",
-    "model_name": "model_name_or_path",
-    "train_file_path": "dataset_name",
-    "tokenizer": "nothing: s1-train passes the tokenizer as processing_class",
-    "torch_dtype": "dtype",
-}
 
 
 @dataclass
@@ -146,65 +133,9 @@ def say(message: str) -> None:
         print(f"[s1-train] {message}", flush=True)
 
 
-def known_keys() -> set[str]:
-    return {f.name for cls in (S1Args, S1SFTConfig) for f in dataclasses.fields(cls)}
-
-
-def check_keys(argv: list[str]) -> None:
-    """Name unknown recipe keys and renamed flags before anything heavy happens."""
-    known = known_keys()
-    recipe_keys: list[str] = []
-    if "--config" in argv:
-        recipe_keys = [key for key in read_recipe(argv) if key != "env"]
-    flags = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
-    # HfArgumentParser also accepts --no_<flag> for booleans that default to True.
-    flags = [f[3:] if f.startswith("no_") and f[3:] in known else f for f in flags]
-    unknown = [key for key in recipe_keys + flags if key not in known | {"config", "help"}]
-    if unknown:
-        hints = [f"{key} -> {RENAMED_KEYS[key]}" for key in unknown if key in RENAMED_KEYS]
-        hint = f"renamed: {'; '.join(hints)}" if hints else "see s1-train --help for the fields"
-        raise ConfigError(", ".join(unknown), f"unknown config key ({hint})")
-    check_no_stray_words(argv)
-
-
-def check_no_stray_words(argv: list[str]) -> None:
-    """A word that is neither a flag nor a flag's value: argparse would set it aside unread."""
-    rest = list(argv)
-    if "--config" in rest:
-        index = rest.index("--config")
-        del rest[index : index + 2]
-    # The real parser decides which words are values (booleans take one optionally, lists many).
-    _, extras = TrlParser((S1Args, S1SFTConfig)).parse_known_args(rest)
-    words = [word for word in extras if not word.startswith("-")]
-    if words:
-        raise ConfigError(
-            words[0],
-            "unexpected word: s1-train takes --config RECIPE and --field value flags, or a "
-            f"subcommand {list(SUBCOMMANDS)}.{did_you_mean(words[0], SUBCOMMANDS)}",
-        )
-
-
-def read_recipe(argv: list[str]) -> dict:
-    """The YAML recipe named by ``--config``, checked to be a mapping."""
-    index = argv.index("--config") + 1
-    if index >= len(argv):
-        raise ConfigError("--config", "needs a recipe path, e.g. trainer/recipes/tiny_cpu.yaml")
-    path = argv[index]
-    try:
-        with open(path) as handle:
-            recipe = yaml.safe_load(handle) or {}
-    except FileNotFoundError:
-        raise ConfigError("--config", f"no such recipe file: {path}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError("--config", f"{path} is not valid YAML: {one_line(error)}") from None
-    if not isinstance(recipe, dict):
-        raise ConfigError("--config", f"{path}: a recipe must be a YAML mapping of field: value")
-    return recipe
-
-
 def parse_config(argv: list[str] | None = None) -> tuple[S1Args, S1SFTConfig]:
     argv = list(sys.argv[1:] if argv is None else argv)
-    check_keys(argv)
+    check_keys(argv, (S1Args, S1SFTConfig))
     return TrlParser((S1Args, S1SFTConfig)).parse_args_and_config(argv)
 
 
@@ -268,13 +199,14 @@ def resolve_dtype(name: str, on_cpu: bool):
     return getattr(torch, name)
 
 
-def load_model(args: S1Args, config: S1SFTConfig):
+def load_model(args: S1Args, config: S1SFTConfig, quantize: bool = True):
     model = AutoModelForCausalLM.from_pretrained(
         args.model_name_or_path,
         revision=args.model_revision,
         dtype=resolve_dtype(args.dtype, config.use_cpu or not has_accelerator()),
         attn_implementation=args.attn_implementation,
         trust_remote_code=config.trust_remote_code,
+        **(lora.quantized_loading(args, args.dtype) if quantize else {}),  # QLoRA's 4-bit base
     )
     # The KV cache is useless in training and clashes with checkpointing.
     model.config.use_cache = False
@@ -316,7 +248,9 @@ def train_and_save(trainer: SFTTrainer, args: S1Args) -> str:
         trainer.accelerator.wait_for_everyone()
         if trainer.accelerator.is_main_process:
             merged = lora.save_merged(
-                output_dir, trainer.processing_class, lambda: load_model(args, trainer.args)
+                output_dir,
+                trainer.processing_class,
+                lambda: load_model(args, trainer.args, quantize=False),
             )
             say(f"LoRA adapter in {output_dir}, merged model in {merged}")
         output_dir = str(lora.merged_dir(output_dir))
@@ -336,10 +270,6 @@ def run(argv: list[str] | None = None) -> SFTTrainer:
     return trainer
 
 
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def main(argv: list[str] | None = None) -> None:
     """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -350,6 +280,10 @@ def main(argv: list[str] | None = None) -> None:
             from s1_eval.trainer.estimate_cmd import estimate_command
 
             estimate_command(argv[1:])
+        elif argv[:1] == ["select"]:
+            from s1_eval.trainer.select_cmd import select_command
+
+            select_command(argv[1:])
         else:
             run(argv)
     except (preemption.AlreadyTrained, preemption.Preempted) as stop:
