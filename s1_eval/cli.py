@@ -12,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from s1_eval.messages import one_line
 from s1_eval.metrics import SCALING_UNIT
 from s1_eval.sweep_args import add_sweep_arguments, sweep_config_from_args
 
@@ -71,6 +72,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         reference = load_reference(None if args.reference is True else args.reference)
         paper = "\n" + "\n".join(paper_interval_lines(reference)) + "\n"
+    if args.methods:
+        from s1_eval.methods_table import methods_markdown
+
+        reference = None
+        if args.reference:
+            from s1_eval.reference import load_reference
+
+            reference = load_reference(None if args.reference is True else args.reference)
+        print(methods_markdown(report, reference))
     print(report.markdown() + paper, end="")
     if not report.cells:
         print("error: runs: no finished cells to report; nothing written", file=sys.stderr)
@@ -158,20 +168,27 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: s1 in miniature, offline on SmolLM2 (see s1_eval.demo)."""
-    from s1_eval.demo import DEMO_BUDGETS, DEMO_OUTPUT, STOCK_BUDGETS, STOCK_OUTPUT, run_demo
+    from s1_eval import demo
 
+    if args.stock and args.methods:
+        raise ValueError("--methods: runs on the trained model; leave out --stock")
     default_budgets, default_output = (
-        (STOCK_BUDGETS, STOCK_OUTPUT) if args.stock else (DEMO_BUDGETS, DEMO_OUTPUT)
+        (demo.STOCK_BUDGETS, demo.STOCK_OUTPUT)
+        if args.stock
+        else (demo.METHOD_BUDGETS, demo.METHODS_OUTPUT)
+        if args.methods
+        else (demo.DEMO_BUDGETS, demo.DEMO_OUTPUT)
     )
     budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else default_budgets
     previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
     try:
-        run_demo(
+        demo.run_demo(
             args.output or default_output,
             budgets=budgets,
             limit=args.limit,
             stock=args.stock,
             train_steps=args.train_steps,
+            methods=args.methods,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -231,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", default=None, help="folder for leaderboard.{md,csv,json}")
     report.add_argument("--plot", action="store_true", help="also write scaling.png there")
     report.add_argument("--html", default=None, help="also write one self-contained HTML page")
+    report.add_argument(
+        "--methods",
+        action="store_true",
+        help="print the control methods side by side first (the paper's Table 3 layout; with "
+        "--reference also the paper's rows)",
+    )
     plot = sub.add_parser("plot", help="accuracy vs thinking tokens PNG")
     _add_read_options(plot)
     plot.add_argument("--output", required=True, help="PNG path")
@@ -276,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--stock", action="store_true", help="untrained SmolLM2, plain delimiters, arithmetic"
     )
+    demo.add_argument(
+        "--methods",
+        action="store_true",
+        help="the control methods side by side on the trained model (runs/demo-methods)",
+    )
     demo.add_argument("--limit", type=int, default=None, help="problems per cell (default all)")
     demo.add_argument(
         "--train_steps", type=int, default=None, help="SFT steps (default: the recipe's max_steps)"
@@ -304,14 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         # bad input (options, files, folders): one line and exit 2; --debug shows where
         if debug:
             traceback.print_exc()
-        print(f"error: {_one_line(error)}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
-
-
-def _one_line(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.filename is not None:
-        return f"{error.filename}: {error.strerror or error}"
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ The paper's loop on 2 CPU cores, with the project's own parts and no download:
    measured (``s1_eval/demo_report.py``).
 Rerunning resumes: finished cells are kept. ``--stock`` runs the older sweep of the untrained
 model with plain-text delimiters instead (no training; accuracy does not rise there).
+``--methods`` runs the control methods side by side on the trained model instead (the paper's
+Table 3: ``s1_eval.control_methods``) into runs/demo-methods.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "2"}
 #: float32: bf16 matmuls on CPU differ between CPU models, float32 greedy runs repeat exactly
 ENGINE_ARGS = "dtype=float32,max_model_len=2048,block_size=32,enforce_eager=True,seed=0"
 GEN_KWARGS = {"max_gen_toks": 160}
+#: --methods: every method of the paper's Table 3 (the demo template reads no reasoning_effort)
+DEMO_METHODS = ("forcing", "prompt-tokens", "prompt-tokens+forcing", "prompt-steps",
+                "prompt-steps+forcing", "prompt-class", "rejection")  # fmt: skip
+METHOD_BUDGETS = (8, 16, 32, 64)
+#: a counting step ("dragon 2, ") is a few tokens, not the paper's 100
+METHOD_STEP_TOKENS = 8
+METHODS_OUTPUT = Path("runs") / "demo-methods"
 
 STOCK_TASK = "s1_demo_arithmetic"
 STOCK_BUDGETS = (16, 32, 64, 128)
@@ -85,6 +94,18 @@ def demo_config(model_dir: Path, budgets=DEMO_BUDGETS, limit: int | None = None)
         limit=limit,
         apply_chat_template=True,
     )
+
+
+def methods_config(model_dir: Path, budgets=METHOD_BUDGETS, limit: int | None = None):
+    """The control methods side by side; budget forcing as in the demo (caps, caps + "Wait")."""
+    from dataclasses import replace
+
+    from s1_eval.control_methods import MethodGrid, method_settings
+    from s1_eval.sweep import make_settings
+
+    grid = MethodGrid(DEMO_METHODS, tuple(budgets), step_tokens=METHOD_STEP_TOKENS)
+    forcing = make_settings(budgets, (0, CAP_WAITS), (DEMO_IGNORE_STR,))
+    return replace(demo_config(model_dir, budgets, limit), settings=method_settings(grid, forcing))
 
 
 def stock_config(model_dir: Path, budgets=STOCK_BUDGETS, limit: int | None = None):
@@ -141,6 +162,7 @@ def run_demo(
     limit=None,
     stock=False,
     train_steps=None,
+    methods=False,
 ) -> str:
     """Train (or reuse) the tiny reasoner, sweep the budgets, report; returns the table."""
     from s1_eval.sweep import sweep_and_report
@@ -156,14 +178,19 @@ def run_demo(
     else:
         print("s1-eval demo: s1 in miniature (train SmolLM2-135M-Instruct to count, then force)")
         model_dir, trained = train_mini_s1(base, max_steps=train_steps)
-        config = demo_config(model_dir, budgets, limit)
+        make = methods_config if methods else demo_config
+        config = make(model_dir, budgets, limit)
     train_seconds = time.time() - started
     summary = sweep_and_report(config, output, reference=False)
     scrub_local_paths(output)
     print()
     print(summary.markdown)
     files = [str(p) for p in summary.files]
-    if not stock:
+    if methods:
+        from s1_eval.methods_table import methods_markdown
+
+        print(methods_markdown(summary.report))
+    elif not stock:
         print(record_demo(output, trained, train_seconds, time.time() - started))
         files += [
             str(output / name) for name in ("forcing.png", "demo.md", demo_report.RECORD_FILE)

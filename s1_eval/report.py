@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from s1_eval.compare import (
@@ -23,6 +23,7 @@ from s1_eval.compare import (
     baseline_comparisons,
     seed_repeats,
 )
+from s1_eval.control_methods import level_rank, run_bounds
 from s1_eval.evidence import scaling_interval
 from s1_eval.metrics import (
     CellStats,
@@ -64,6 +65,13 @@ class CellRow:
     seconds: float | None = None
     seconds_per_correct: float | None = None
     hardware: str = ""
+    #: the versions the cell's results file recorded; kept out of the leaderboard files, whose
+    #: columns stay as they were (the HTML page shows them)
+    s1_eval_version: str = field(default="", metadata={"in_files": False})
+    lm_eval_version: str = field(default="", metadata={"in_files": False})
+    task_version: str = field(default="", metadata={"in_files": False})
+    #: a_min of Control (a "long" class prompt must think at least as long as no prompt)
+    a_min: float | None = field(default=None, metadata={"in_files": False})
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def cell_row(cell: Cell) -> tuple[CellRow, CellStats]:
         task=cell.task,
         series=cell.setting.series,
         setting=cell.setting.name,
-        budget="none" if cell.setting.budget is None else str(cell.setting.budget),
+        budget=_budget_text(cell.setting),
         n=stats.n,
         accuracy_pct=stats.accuracy_pct,
         accuracy_stderr_pct=stats.accuracy_stderr_pct,
@@ -144,15 +152,42 @@ def cell_row(cell: Cell) -> tuple[CellRow, CellStats]:
         seconds=cell.seconds,
         seconds_per_correct=per_correct(cell.seconds, stats.correct),
         hardware=cell.hardware,
+        s1_eval_version=cell.s1_eval_version,
+        lm_eval_version=cell.lm_eval_version,
+        task_version=cell.task_version,
     )
     return row, stats
+
+
+def _budget_text(setting) -> str:
+    if setting.budget is None:
+        return setting.level or "none"  # a class prompt or chat-template level has no budget
+    return str(setting.budget)
+
+
+def _method_bounds(members: Sequence[tuple[CellRow, CellStats, Cell]]) -> list:
+    """The runs of one model and task, each control method's run given its Control bounds
+    (``s1_eval.control_methods.run_bounds``: some are relative to the other runs)."""
+    thinking = {cell.setting: row.thinking_mean for row, _, cell in members}
+    out = []
+    for row, stats, cell in members:
+        if cell.setting.method:
+            low, high = run_bounds(cell.setting, thinking)
+            verdict = None
+            if row.thinking_mean is not None:
+                verdict = in_control(RunPoint(row.thinking_mean, 0.0, a_max=high, a_min=low))
+            control = None if verdict is None else int(verdict)
+            row = replace(row, cap=high, a_min=low, control_run=control)
+        out.append((row, stats, cell))
+    return out
 
 
 def _budget_key(row: CellRow) -> tuple[int, float]:
     try:
         return (0, float(row.budget))
-    except ValueError:
-        return (1, 0.0)
+    except ValueError:  # a level: in its intended order (short < long, low < high)
+        rank = level_rank(row.budget)
+        return (1, rank if rank is not None else 0.0)
 
 
 def _curve(model: str, task: str, series: str, members: Sequence[tuple[CellRow, CellStats, Cell]]):
@@ -164,7 +199,8 @@ def _curve(model: str, task: str, series: str, members: Sequence[tuple[CellRow, 
         [(c.records, r.cap) for r, _, c in members if r.thinking_mean is not None]
     )
     points = [
-        RunPoint(r.thinking_mean, r.accuracy_pct, a_max=r.cap, label=r.setting) for r, _ in usable
+        RunPoint(r.thinking_mean, r.accuracy_pct, a_max=r.cap, a_min=r.a_min, label=r.setting)
+        for r, _ in usable
     ]
     metrics = curve_metrics(points, [(s.n_within_cap, s.n_capped) for _, s in usable])
     scored = [r for r, _, _ in members if r.accuracy_pct is not None]
@@ -219,6 +255,10 @@ def build_report(
 def report_from_cells(cells: Sequence[Cell], warnings: Sequence[str] = ()) -> Report:
     rows = [(*cell_row(cell), cell) for cell in cells]
     rows.sort(key=lambda m: (m[0].model, m[0].task, m[0].series, _budget_key(m[0])))
+    by_run: dict[tuple[str, str], list] = defaultdict(list)
+    for member in rows:
+        by_run[(member[0].model, member[0].task)].append(member)
+    rows = [m for members in by_run.values() for m in _method_bounds(members)]
     groups: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row, stats, cell in rows:
         groups[(row.model, row.task)][row.series].append((row, stats, cell))
@@ -226,8 +266,10 @@ def report_from_cells(cells: Sequence[Cell], warnings: Sequence[str] = ()) -> Re
     for (model, task), by_series in groups.items():
         for series, members in by_series.items():
             curves.append(_curve(model, task, series, members))
-        if len(by_series) > 1:
-            pooled = [m for members in by_series.values() for m in members]
+        # "all settings" pools the budget-forcing series only: other methods are their own A
+        forcing = {k: v for k, v in by_series.items() if not v[0][2].setting.method}
+        if len(forcing) > 1:
+            pooled = [m for members in forcing.values() for m in members]
             curves.append(_curve(model, task, ALL_SETTINGS, pooled))
     return Report(
         tuple(r for r, _, _ in rows),

@@ -46,7 +46,7 @@ from s1_eval.sweep_checks import (
     plan_run_dir,
     validate_config,
 )
-from s1_eval.sweep_shared import can_share, run_cells_shared
+from s1_eval.sweep_shared import PassTimes, can_share, run_cells_shared
 
 
 def make_settings(
@@ -73,6 +73,7 @@ def run_sweep(
     log: Callable[[str], None] = print,
     task_manager=None,
     share: bool = True,
+    times: PassTimes | None = None,
 ) -> list[CellOutcome]:
     """Run every unfinished cell of ``config`` into ``output``; reuse one model for all.
 
@@ -82,15 +83,16 @@ def run_sweep(
     s1-eval backend) all pending cells run in one engine pass that generates each budget's
     common thinking once (``s1_eval.sweep_shared``); otherwise cell after cell. The folder is
     locked for the whole run: a second process on it is refused (``s1_eval.folder_lock``).
+    ``times`` receives the shared pass's seconds per step (for benchmarks).
     """
     # everything that can be checked is checked before the first write
     validate_config(config)
     output = Path(output)
     with run_folder_lock(output):
-        return _run_sweep(config, output, lm, log, task_manager, share)
+        return _run_sweep(config, output, lm, log, task_manager, share, times)
 
 
-def _run_sweep(config, output: Path, lm, log, task_manager, share) -> list[CellOutcome]:
+def _run_sweep(config, output: Path, lm, log, task_manager, share, times) -> list[CellOutcome]:
     plan = plan_run_dir(config, output)
     cells = [(task, s) for s in config.settings for task in config.tasks]
     pending = [(t, s) for t, s in cells if not is_finished(cell_folder(output, t, s))]
@@ -115,7 +117,7 @@ def _run_sweep(config, output: Path, lm, log, task_manager, share) -> list[CellO
     if not pending:
         return outcomes
     if share and can_share(lm):
-        outcomes += run_cells_shared(lm, config, pending, output, task_manager, log)
+        outcomes += run_cells_shared(lm, config, pending, output, task_manager, log, times)
         return outcomes
     for index, (task, setting) in enumerate(pending, 1):
         log(f"[{index}/{len(pending)}] {task} {setting.name} ...")

@@ -62,6 +62,24 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="thinking_n_ignore_str; repeat the option for several strings (taken verbatim)",
     )
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="control methods side by side (comma-separated): forcing, prompt-tokens, "
+        "prompt-tokens+forcing, prompt-steps, prompt-steps+forcing, prompt-class, chat-template, "
+        "rejection; each turns --budgets into its own cells (default: forcing only)",
+    )
+    parser.add_argument(
+        "--step_tokens",
+        type=int,
+        default=None,
+        help="prompt-steps: tokens per step, N = budget // step_tokens (default 100, the paper's)",
+    )
+    parser.add_argument(
+        "--template_levels",
+        default=None,
+        help="chat-template: one variable's levels, e.g. reasoning_effort=low,medium,high",
+    )
     parser.add_argument("--gen_kwargs", default="", help="extra gen_kwargs for every cell, k=v,...")
     parser.add_argument(
         "--metadata",
@@ -131,6 +149,7 @@ def sweep_config_from_args(args: argparse.Namespace):
     if args.preset and not re.search(r"(?:^|,)preset=", model_args):
         model_args = f"{model_args},preset={args.preset}" if model_args else f"preset={args.preset}"
     settings = settings_from_strings(args.budgets, args.n_ignore, args.ignore_str)
+    settings = _with_methods(args, settings)
     if args.seeds is not None:
         seeds = parse_seeds(args.seeds)
         check_sampled(gen_kwargs)
@@ -155,6 +174,31 @@ def sweep_config_from_args(args: argparse.Namespace):
     )
     output = Path(args.output) if args.output else _default_output(args.model, model_args, tasks)
     return config, output
+
+
+def _with_methods(args: argparse.Namespace, forcing: tuple) -> tuple:
+    """The cells of ``--methods`` (the forcing grid alone without it)."""
+    from s1_eval.budget import parse_budget
+    from s1_eval.control_methods import (
+        DEFAULT_STEP_TOKENS,
+        MethodGrid,
+        method_settings,
+        parse_template_levels,
+    )
+
+    methods = getattr(args, "methods", None)
+    if not methods:
+        for option in ("step_tokens", "template_levels"):
+            if getattr(args, option, None) is not None:
+                raise ValueError(f"{option}: only used with --methods")
+        return forcing
+    grid = MethodGrid(
+        methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+        budgets=tuple(parse_budget(b, "budgets") for b in args.budgets.split(",") if b.strip()),
+        step_tokens=args.step_tokens if args.step_tokens is not None else DEFAULT_STEP_TOKENS,
+        template_levels=parse_template_levels(args.template_levels) if args.template_levels else (),
+    )
+    return method_settings(grid, forcing)
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1_eval.control_methods import applied, describe
 from s1_eval.files import write_json_atomic
 from s1_eval.hardware import hardware_summary
 from s1_eval.run_folder import (
@@ -82,7 +83,15 @@ class SweepConfig:
         return {**simple_parse_args_string(self.model_args), **dict(self.metadata)}
 
     def cell_gen_kwargs(self, setting: Setting) -> dict[str, Any]:
-        return {**dict(self.gen_kwargs), **setting.gen_kwargs()}
+        from s1_eval.budget import forcing_requested
+        from s1_eval.control_methods import default_gen_kwargs
+
+        merged = {**default_gen_kwargs(setting.method), **self.gen_kwargs, **setting.gen_kwargs()}
+        if self.model.startswith("s1_") and not forcing_requested(merged):
+            # every cell has a thinking phase: with no forcing gen_kwarg an s1 backend would
+            # generate plainly (the s1 fork's rule), so an uncapped cell says "no cap" outright
+            merged["max_tokens_thinking"] = "none"
+        return merged
 
 
 @dataclass(frozen=True)
@@ -123,11 +132,17 @@ def _named_model_args(config: SweepConfig) -> str:
 
 
 def evaluate_cell(lm, config: SweepConfig, task: str, setting: Setting, task_manager, tracker=None):
-    """One cell through ``lm_eval.simple_evaluate``; lm-eval's results dict (samples included)."""
-    from lm_eval import simple_evaluate
-
+    """One cell through ``lm_eval.simple_evaluate``; lm-eval's results dict (samples included).
+    A control method's prompt sentence and chat-template level apply while it runs."""
     if hasattr(lm, "forcing_runs"):  # each cell's results record only its own settings
         lm.forcing_runs.clear()
+    with applied(setting, lm):
+        return _simple_evaluate(lm, config, task, setting, task_manager, tracker)
+
+
+def _simple_evaluate(lm, config: SweepConfig, task: str, setting: Setting, task_manager, tracker):
+    from lm_eval import simple_evaluate
+
     return simple_evaluate(
         model=lm,
         # logged as the model's name (an LM instance is otherwise named at random)
@@ -177,6 +192,8 @@ def run_cell(lm, config: SweepConfig, task: str, setting: Setting, output: Path,
             "setting": setting.to_dict(),
             "setting_name": setting.name,
             "gen_kwargs": gen_kwargs,
+            # a method's prompt sentence or chat-template level: what else made this cell
+            "control": describe(setting),
             "model": config.model,
             "model_args": config.model_args,
             "limit": config.limit,

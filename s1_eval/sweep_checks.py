@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from s1_eval.control_methods import check_environment
 from s1_eval.files import UnreadableFile, read_json
 from s1_eval.run_folder import SWEEP_FILE, SWEEP_VERSION, finished_markers, live_cells
 from s1_eval.sweep_cell import SweepConfig
@@ -78,6 +79,14 @@ def validate_config(config: SweepConfig) -> None:
         raise ValueError(f"limit: {config.limit}: give a positive count or a fraction below 1")
     if config.num_fewshot is not None and config.num_fewshot < 0:
         raise ValueError(f"num_fewshot: {config.num_fewshot}: give 0 or more")
+    if any(s.method == "chat-template" for s in config.settings) and not (
+        config.apply_chat_template
+    ):
+        raise ValueError(
+            "methods: chat-template renders each level with the chat template; "
+            "add --apply_chat_template"
+        )
+    check_environment(config.settings)
 
 
 def check_model(config: SweepConfig, lm=None) -> None:
@@ -107,21 +116,23 @@ def check_tasks(config: SweepConfig, task_manager) -> None:
 def check_seeded_tasks_sample(config: SweepConfig, task_manager) -> None:
     """Seeded repeats of a task whose own generation_kwargs say ``do_sample: false`` would be
     greedy (lm-eval lets do_sample=false win over a temperature): refuse them up front."""
-    if not any(s.seed is not None for s in config.settings):
+    sampled = [s for s in config.settings if s.seed is not None or s.method == "rejection"]
+    if not sampled:
         return
+    option = "--seeds" if sampled[0].seed is not None else "methods: rejection"
     from s1_eval.budget import parse_gen_kwargs
 
-    for task in config.tasks:
+    for task, setting in ((t, s) for t in config.tasks for s in sampled):
         entry = task_manager.task_index.get(task)
         task_kwargs = dict(((entry.cfg or {}) if entry else {}).get("generation_kwargs") or {})
-        merged = {**task_kwargs, **dict(config.gen_kwargs)}
+        merged = {**task_kwargs, **config.cell_gen_kwargs(setting)}
         try:
             settings = parse_gen_kwargs({k: v for k, v in merged.items() if k != "until"})
         except ValueError:
             continue  # check_model reports bad gen_kwargs with the option's name
         if settings.sampling.greedy and settings.thinking_sampling.greedy:
             raise ValueError(
-                f"--seeds: task {task} generates greedily with these gen_kwargs (its "
-                f"generation_kwargs: {task_kwargs}), so every seed gives the same answers; "
+                f"{option}: task {task} generates greedily with these gen_kwargs (its "
+                f"generation_kwargs: {task_kwargs}), so every sample would be the same; "
                 "add do_sample=true and a temperature > 0 to --gen_kwargs"
             )

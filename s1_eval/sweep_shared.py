@@ -10,7 +10,8 @@ budget's thinking is the largest budget's thinking cut at its cap. (3) As soon a
 request of a cell finishes, the cell is evaluated again with a model that replays its outputs,
 and written by ``sweep.run_cell`` exactly like a cell that ran alone (same files, same traces).
 Every generated step is appended to the run folder's trajectory store, so a killed pass keeps
-its work and a later sweep with a larger budget only generates past the stored thinking.
+its work and a later sweep with a larger budget only generates past the stored thinking. The
+seconds of each step land in a ``PassTimes`` (logged at the end; the sweep benchmark reads it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,26 @@ from lm_eval.api.model import LM
 from s1_eval.run_folder import TRAJECTORIES_FILE, Setting
 from s1_eval.sharing import StepStore
 from s1_eval.sweep_cell import CellOutcome, describe_cell, evaluate_cell, run_cell
+
+
+@dataclass
+class PassTimes:
+    """Wall seconds of a shared pass per step, added up (one clock read per cell, no more).
+
+    ``record``: lm-eval building every cell's requests with the recording model;
+    ``generate``: the engine pass, without the cells written while it runs; ``write``:
+    replaying each finished cell through lm-eval and writing its files.
+    """
+
+    record: float = 0.0
+    generate: float = 0.0
+    write: float = 0.0
+
+    def describe(self) -> str:
+        return (
+            f"recording {self.record:.1f} s, generating {self.generate:.1f} s, "
+            f"writing cells {self.write:.1f} s"
+        )
 
 
 def can_share(lm) -> bool:
@@ -121,14 +143,18 @@ def run_cells_shared(
     output: Path,
     task_manager,
     log: Callable[[str], None] = print,
+    times: PassTimes | None = None,
 ) -> list:
-
+    """Run ``pending`` cells in one pass (module docstring); ``times`` gets its seconds."""
+    times = times if times is not None else PassTimes()
     recorded = []
+    clock = time.perf_counter()
     with _without_env_info():
         for task, setting in pending:
             recorder = RecordingLM(lm)
             evaluate_cell(recorder, config, task, setting, task_manager)
             recorded.append(recorder.requests)
+    times.record += time.perf_counter() - clock
     total = sum(len(r) for r in recorded)
     log(f"generating {total} requests of {len(pending)} cells in one pass (shared thinking)")
     outputs = [[""] * len(requests) for requests in recorded]
@@ -139,10 +165,12 @@ def run_cells_shared(
 
     def write(which: int) -> None:
         task, setting = pending[which]
-        cell_started = time.time()
+        cell_started = time.perf_counter()
         player = replay(lm, recorded[which], outputs[which])
         folder = run_cell(player, config, task, setting, output, task_manager)
-        outcomes.append(CellOutcome(task, setting, folder, "done", time.time() - cell_started))
+        seconds = time.perf_counter() - cell_started
+        times.write += seconds
+        outcomes.append(CellOutcome(task, setting, folder, "done", seconds))
         log(
             f"[{len(outcomes)}/{len(pending)}] {task} {setting.name}: {describe_cell(folder)} "
             f"({time.time() - started:.0f} s into the pass)"
@@ -158,11 +186,16 @@ def run_cells_shared(
         if not requests:  # nothing to generate (a task with no documents)
             write(which)
     store = StepStore(output / TRAJECTORIES_FILE)
+    written_before = times.write
+    clock = time.perf_counter()
     lm.generate_many(recorded, on_done=done, store=store)
+    # cells are written from inside the pass (as each finishes): count them once, as writing
+    times.generate += time.perf_counter() - clock - (times.write - written_before)
     if lm.last_sharing:
         stats = lm.last_sharing
         log(
             f"shared pass: {stats['asked']} steps asked, {stats['engine_steps']} generated, "
-            f"{stats['from_store']} from the store; {stats['generated_tokens']} tokens generated"
+            f"{stats['from_store']} from the store; {stats['generated_tokens']} tokens generated; "
+            + times.describe()
         )
     return outcomes

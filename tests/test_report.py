@@ -116,6 +116,23 @@ def test_outputs_state_the_scaling_unit(tmp_path):
     assert not list((tmp_path / "board").glob(".tmp-*"))
 
 
+def test_cells_carry_their_versions_but_the_files_keep_their_columns(tmp_path):
+    runs = make_runs(tmp_path)
+    results = next(runs[0].rglob("results_*.json"))
+    data = json.loads(results.read_text())
+    data["lm_eval_version"] = "0.4.13"
+    data["config"]["s1_eval_version"] = "1.2.3"
+    results.write_text(json.dumps(data))
+    report = build_report(runs)
+    versions = [(c.s1_eval_version, c.lm_eval_version) for c in report.cells]
+    assert versions == [("1.2.3", "0.4.13"), ("", ""), ("", "")]
+    write_report(report, tmp_path / "board")
+    cells = json.loads((tmp_path / "board" / "leaderboard.json").read_text())["cells"]
+    header = (tmp_path / "board" / "cells.csv").read_text().splitlines()[0]
+    for name in ("s1_eval_version", "lm_eval_version"):
+        assert name not in cells[0] and name not in header
+
+
 def test_runs_without_traces_still_report_accuracy(tmp_path):
     write_run(tmp_path, "gsm8k", {}, [row(0, 1), row(1, 1), row(2, 0)])
     report = build_report([tmp_path])

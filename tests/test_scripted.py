@@ -35,14 +35,14 @@ def boxed(text) -> str:
 
 def test_it_thinks_what_the_prompt_needs_or_gives_up_and_is_right_iff_it_thought_enough():
     lm = S1Scripted(patience=600, wait_tokens=200)
-    plain = generate(lm, 300)
+    plain = generate(lm, 300, max_tokens_thinking="none")
     assert plain.startswith("<|im_start|>think\nLet me read the question again.")
     assert (plain.trace.thinking_tokens, plain.trace.cap_fired, boxed(plain)) == (300, False, "7")
     assert "<|im_start|>answer\nThe answer is $\\boxed{7}$." in plain
     capped = generate(lm, 300, max_tokens_thinking=100)
     assert (capped.trace.thinking_tokens, capped.trace.cap_fired, boxed(capped)) == (100, True, "8")
     assert "\n<|im_start|>answer\nFinal Answer:\nThe answer is" in capped
-    gave_up = generate(lm, 900)
+    gave_up = generate(lm, 900, max_tokens_thinking="none")
     assert (gave_up.trace.thinking_tokens, boxed(gave_up)) == (600, "8")
 
 
@@ -123,7 +123,9 @@ def test_seeded_sampling_repeats_and_each_seed_thinks_its_own_length():
     lm = S1Scripted(patience=400)
 
     def thinking(seed):
-        return generate(lm, 900, temperature=1.0, seed=seed).trace.thinking_tokens
+        return generate(
+            lm, 900, temperature=1.0, seed=seed, max_tokens_thinking="none"
+        ).trace.thinking_tokens
 
     assert thinking(1) == thinking(1)
     lengths = {thinking(seed) for seed in range(6)}
@@ -219,3 +221,13 @@ def test_sweep_command_shares_resumes_extends_and_reports(tmp_path, monkeypatch,
     assert cli.main(["report", str(out), "--output", str(tmp_path / "board")]) == 0
     board = (tmp_path / "board" / "leaderboard.md").read_text()
     assert "| scripted | s1_fake | n_ignore=0 | 3 | 200,800,1200 |" in board
+
+
+def test_no_forcing_gen_kwarg_is_one_plain_generation_as_in_the_s1_fork():
+    lm = S1Scripted(patience=600, wait_tokens=200)
+    plain = generate(lm, 300, max_gen_toks=2000, temperature=0)
+    assert (
+        not plain.startswith("<|im_start|>think") and plain.trace.thinking_opened_by == "not_forced"
+    )
+    assert (plain.trace.thinking_tokens, plain.trace.max_tokens_thinking) == (0, None)
+    assert plain.answer == plain and lm.forcing_runs[-1]["force_thinking"] is False

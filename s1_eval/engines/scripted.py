@@ -10,7 +10,10 @@ thinking tokens it takes to be right (from "needs K thinking tokens" in the prom
 end-of-thinking delimiter; every "Wait" (or "Hmm", "Alternatively") already in its thinking buys
 ``wait_tokens`` more. Its answer, ``\\boxed{x}``, is right (the sum, difference or product of the
 prompt's last ``a + b``; else a guess) when it thought at least ``need`` tokens, else off by one.
-Sampling (temperature > 0) varies its patience by the seed. Tokens are characters, plus a few
+Sampling (temperature > 0) varies its patience by the seed. It obeys prompted controls as a
+model trained on them would: "Think for up to N tokens" (or N steps of ``STEP_CHARS``) caps its
+patience, a "short"/"long amount of thinking" prompt halves/doubles it, and so does a
+``reasoning_effort`` of low/high passed to its chat template. Tokens are characters, plus a few
 special tokens; the engine applies max_tokens, stops, EOS and min_tokens as vLLM does.
 """
 
@@ -39,6 +42,16 @@ THOUGHTS = (
 RECONSIDER = ("Wait", "Hmm", "Alternatively")
 RECHECK = ", let me check that. "
 NEED = re.compile(r"needs (\d+) thinking tokens")
+PROMPTED = re.compile(r"Think for up to (\d+) (tokens|steps)\.")
+#: the prompted controls, left out when the toy judges how hard a question is
+CONTROL_TEXT = re.compile(
+    r"\n\n(?:Think for up to \d+ (?:tokens|steps)\.|Answer after a (?:short|long) amount of "
+    r"thinking\.[^<\n]*)|<\|im_start\|>system\nReasoning: \w+<\|im_end\|>\n"
+)
+#: the toy's thinking step: how many characters "Think for up to N steps" allows per step
+STEP_CHARS = 10
+PATIENCE_SCALE = {"short amount of thinking": 0.5, "long amount of thinking": 2.0,
+                  "Reasoning: low": 0.5, "Reasoning: high": 2.0}  # fmt: skip
 ARITHMETIC = re.compile(r"(-?\d+)\s*([-+*×])\s*(-?\d+)")
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
@@ -84,9 +97,12 @@ class ScriptedTokenizer:
         continue_final_message: bool = False,
         **variables: object,
     ) -> str:
-        """``CHAT_TEMPLATE`` rendered (ChatML, as Qwen and s1 write it); it reads no
-        ``enable_thinking`` or other template variables."""
+        """``CHAT_TEMPLATE`` rendered (ChatML, as Qwen and s1 write it); of the template
+        variables it reads only ``reasoning_effort`` (a system line, as gpt-oss's template)."""
         turns = [f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in chat_history]
+        if variables.get("reasoning_effort"):
+            effort = f"<|im_start|>system\nReasoning: {variables['reasoning_effort']}<|im_end|>\n"
+            turns.insert(0, effort)
         if continue_final_message and turns:
             turns[-1] = turns[-1].removesuffix("<|im_end|>\n")
         text = "".join(turns) + ("<|im_start|>assistant\n" if add_generation_prompt else "")
@@ -142,7 +158,7 @@ class ScriptedEngine:
     # -- the model --------------------------------------------------------------------------
     def _read(self, question: str, sampling: Sampling) -> _Question:
         hint = NEED.findall(question)
-        digest = zlib.crc32(question.encode())
+        digest = zlib.crc32(CONTROL_TEXT.sub("", question).encode())
         need = int(hint[-1]) if hint else 32 * (1 + digest % 8)
         sums = ARITHMETIC.findall(question)
         if sums:
@@ -151,6 +167,11 @@ class ScriptedEngine:
         else:
             answer = digest % 1000  # a guess
         patience = self.patience
+        for phrase, scale in PATIENCE_SCALE.items():
+            if phrase in question:
+                patience = max(1, round(patience * scale))
+        for count, unit in PROMPTED.findall(question):
+            patience = min(patience, int(count) * (STEP_CHARS if unit == "steps" else 1))
         if not sampling.greedy:  # a seeded sample repeats; an unseeded one varies every step
             rng = (
                 random.Random(f"{sampling.seed}/{question}") if sampling.seed is not None else None

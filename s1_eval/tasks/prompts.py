@@ -107,7 +107,7 @@ FORK_GPQA_TEMPLATE = "{question}\n\nA) {a}\nB) {b}\nC) {c}\nD) {d}"
 #: (its eval/commands.sh sets e.g. PROMPTTOKEN=2048). Order = the fork's precedence.
 FORK_MATH_CONTROLS = ("PROMPTSTEP", "PROMPTTOKEN", "PROMPTLONG", "PROMPTSHORT")
 FORK_GPQA_CONTROLS = ("PROMPTLONG", "PROMPTSHORT", "PROMPTTOKEN", "PROMPTSTEP")
-_CONTROL_TEXT = {
+CONTROL_SENTENCES = {
     "PROMPTSTEP": "Think for up to {value} steps.",
     "PROMPTTOKEN": "Think for up to {value} tokens.",
     "PROMPTLONG": (
@@ -127,7 +127,7 @@ def fork_control_suffix(order: tuple[str, ...]) -> str:
     for name in order:
         value = os.environ.get(name)
         if value is not None:
-            return "\n\n" + _CONTROL_TEXT[name].format(value=value)
+            return "\n\n" + CONTROL_SENTENCES[name].format(value=value)
     return ""
 
 
