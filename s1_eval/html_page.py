@@ -5,12 +5,12 @@
 Built from the same report object as leaderboard.md/json: one table row per curve (the JSON's
 ``curves``), each number cell carrying its exact value in ``data-value`` (what sorting and
 checks read). The page names no URL and needs no network; it reads without JavaScript, and a
-few lines of inline script sort the table when a header is clicked.
+few lines of inline script sort the table when a header is clicked. What keeps rows from
+comparing (different tasks, task versions, s1-eval or lm-eval versions) is stated above the table.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from html import escape
@@ -23,7 +23,10 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;font-size:0.9em;margin-bottom:1.5em}
 th,td{border:1px solid #ccc;padding:0.3em 0.5em;text-align:left}
 th{background:#f0f0f0;cursor:pointer}td.num{text-align:right;white-space:nowrap}
-.notes li{color:#8a4b00}figure{margin:0 0 1.5em 0}svg{max-width:100%;height:auto}"""
+td.budgets{min-width:14em}
+.notes li{color:#8a4b00}
+.incompatible{border:2px solid #c77700;background:#fff4e0;padding:0.2em 1em;margin-bottom:1em}
+figure{margin:0 0 1.5em 0}svg{max-width:100%;height:auto}"""
 
 # sorts by data-value when a cell has one (numbers), else by text; a second click reverses
 SCRIPT = """document.querySelectorAll("table.sortable th").forEach(function (th, i) {
@@ -88,41 +91,30 @@ def _members(report: Report, curve: CurveRow) -> list[CellRow]:
     ]
 
 
-def _versions(results_file: str, cache: dict) -> tuple[str, str]:
-    """(s1-eval, lm-eval) versions a results file recorded; "" where it recorded none."""
-    if results_file not in cache:
-        try:
-            data = json.loads(Path(results_file).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        config = data.get("config") if isinstance(data.get("config"), dict) else {}
-        cache[results_file] = (
-            str(config.get("s1_eval_version") or ""),
-            str(data.get("lm_eval_version") or ""),
-        )
-    return cache[results_file]
-
-
 def _joined(values) -> str:
     return ", ".join(sorted({v for v in values if v})) or "n/a"
 
 
-def _row(report: Report, curve: CurveRow, cache: dict) -> str:
+def _row(report: Report, curve: CurveRow) -> str:
     members = _members(report, curve)
-    versions = [_versions(c.results_file, cache) for c in members]
     cells = {
         "model": curve.model,
         "task": curve.task,
         "setting": curve.series,
         "budgets": curve.budgets,
         "hardware": _joined(c.hardware for c in members),
-        "s1-eval": _joined(v[0] for v in versions),
-        "lm-eval": _joined(v[1] for v in versions),
+        "s1-eval": _joined(c.s1_eval_version for c in members),
+        "lm-eval": _joined(c.lm_eval_version for c in members),
     }
     html = []
     for header, field, digits in COLUMNS:
         if field is None:
-            html.append(f"<td>{escape(cells[header])}</td>")
+            if header == "budgets":  # a pooled curve lists every cell's budget: let it wrap
+                html.append(
+                    f'<td class="budgets">{escape(cells[header]).replace(",", ",<wbr>")}</td>'
+                )
+            else:
+                html.append(f"<td>{escape(cells[header])}</td>")
             continue
         value = getattr(curve, field)
         text = _fmt(value, digits)
@@ -134,19 +126,39 @@ def _row(report: Report, curve: CurveRow, cache: dict) -> str:
     return "<tr>" + "".join(html) + "</tr>"
 
 
-def _notes(report: Report, cache: dict) -> list[str]:
-    """What makes rows hard to compare, said on the page rather than hidden."""
+def _notes(report: Report) -> list[str]:
+    """What qualifies single rows: curve notes and what was skipped while reading."""
     notes = [f"{c.model} / {c.task} / {c.series}: {c.note}" for c in report.curves if c.note]
-    notes += list(report.warnings)
-    versions = [_versions(c.results_file, cache) for c in report.cells]
-    for index, name in enumerate(("s1-eval", "lm-eval")):
-        seen = sorted({v[index] for v in versions if v[index]})
-        if len(seen) > 1:
-            notes.append(f"runs recorded different {name} versions ({', '.join(seen)})")
+    return notes + list(report.warnings)
+
+
+def _incompatibilities(report: Report) -> list[str]:
+    """Why rows (or the cells of one curve) do not compare directly, shown above the table."""
+    found = []
     tasks = sorted({c.task for c in report.cells})
     if len(tasks) > 1:
-        notes.append(f"rows cover different tasks ({', '.join(tasks)}): compare within a task")
-    return notes
+        found.append(f"rows cover different tasks ({', '.join(tasks)}): compare within a task")
+    for task in tasks:
+        versions = sorted(
+            {c.task_version for c in report.cells if c.task == task and c.task_version}
+        )
+        if len(versions) > 1:
+            found.append(
+                f"{task}: runs recorded different task versions ({', '.join(versions)}); "
+                "its curves pool them"
+            )
+    for attribute, name in (("s1_eval_version", "s1-eval"), ("lm_eval_version", "lm-eval")):
+        seen = sorted({getattr(c, attribute) for c in report.cells if getattr(c, attribute)})
+        if len(seen) > 1:
+            found.append(f"runs recorded different {name} versions ({', '.join(seen)})")
+    return found
+
+
+def _list(css: str, title: str, items: list[str]) -> str:
+    if not items:
+        return ""
+    lines = "".join(f"<li>{escape(i)}</li>" for i in items)
+    return f'<div class="{css}">{title}<ul>{lines}</ul></div>'
 
 
 def _reference_section(reference: dict) -> str:
@@ -191,29 +203,21 @@ def _curves_svg(report: Report, reference) -> str:
             cells=tuple(c for c in report.cells if c.task == task),
             curves=tuple(c for c in report.curves if c.task == task),
         )
-        svg = figure_svg(scaling_figure(part, reference, title=task))
+        # the axes carry the task's name already; the figure title says what is plotted
+        svg = figure_svg(scaling_figure(part, reference))
         figures.append(f"<figure><figcaption>{escape(task)}</figcaption>{svg}</figure>")
     return "\n".join(figures)
 
 
 def render_html(report: Report, reference: bool | str | Path = False) -> str:
     """The whole page; ``reference``: True (the shipped paper numbers) or a JSON path."""
-    cache: dict = {}
     ref = None
     if reference:
         from s1_eval.reference import load_reference
 
         ref = load_reference(None if reference is True else reference)
     head = "".join(f"<th>{escape(h)}</th>" for h, _, _ in COLUMNS)
-    rows = "\n".join(_row(report, c, cache) for c in report.curves)
-    notes = _notes(report, cache)
-    notes_html = (
-        '<h2>Notes</h2><ul class="notes">'
-        + "".join(f"<li>{escape(n)}</li>" for n in notes)
-        + "</ul>"
-        if notes
-        else ""
-    )
+    rows = "\n".join(_row(report, c) for c in report.curves)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -223,11 +227,12 @@ def render_html(report: Report, reference: bool | str | Path = False) -> str:
 <p>Scaling in {escape(SCALING_UNIT)} (mean pairwise slope, paper §3.2). Control = share of capped
 runs whose mean thinking stayed within the cap; per-sample Control = share of samples within
 their cap. Performance = the best accuracy of the curve. Click a header to sort.</p>
+{_list("incompatible", "<strong>These rows do not all compare:</strong>", _incompatibilities(report))}
 <table class="sortable leaderboard"><thead><tr>{head}</tr></thead>
 <tbody>
 {rows}
 </tbody></table>
-{notes_html}
+{_list("notes", "<h2>Notes</h2>", _notes(report))}
 {_reference_section(ref) if ref else ""}
 <h2>Scaling curves</h2>
 {_curves_svg(report, reference)}

@@ -10,7 +10,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from s1_eval.compare import comparison_table, seed_table
@@ -104,12 +104,21 @@ def _curve_dict(curve: CurveRow) -> dict:
     return data
 
 
+def _cell_dict(row: CellRow) -> dict:
+    """A cell's columns in the files: every CellRow field not marked ``in_files=False``."""
+    data = asdict(row)
+    for item in fields(CellRow):
+        if not item.metadata.get("in_files", True):
+            del data[item.name]
+    return data
+
+
 def to_json(report: Report) -> str:
     return json.dumps(
         {
             "scaling_unit": SCALING_UNIT,
             "curves": [_curve_dict(c) for c in report.curves],
-            "cells": [asdict(r) for r in report.cells],
+            "cells": [_cell_dict(r) for r in report.cells],
             "comparisons": [asdict(c) for c in report.comparisons],
             "seeds": [asdict(s) for s in report.seeds],
             "warnings": list(report.warnings),
@@ -134,8 +143,21 @@ def report_files(report: Report, out_dir: str | Path, stem: str = "leaderboard")
     return {
         out / f"{stem}.md": to_markdown(report),
         out / f"{stem}.csv": to_csv([_curve_dict(c) for c in report.curves]),
-        out / "cells.csv": to_csv([asdict(r) for r in report.cells]),
+        out / "cells.csv": to_csv([_cell_dict(r) for r in report.cells]),
         out / f"{stem}.json": to_json(report),
+        **_methods_files(report, out),
+    }
+
+
+def _methods_files(report: Report, out: Path) -> dict[Path, str]:
+    """methods.md and methods.json beside the leaderboard when a run compared control methods."""
+    from s1_eval.methods_table import method_rows, methods_json, methods_markdown
+
+    if not method_rows(report):
+        return {}
+    return {
+        out / "methods.md": methods_markdown(report),
+        out / "methods.json": methods_json(report),
     }
 
 

@@ -28,7 +28,7 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
-from s1_eval.files import TMP_PREFIX, read_json, replacing, replacing_dir
+from s1_eval.files import TMP_PREFIX, UnreadableFile, read_json, replacing, replacing_dir
 from s1_eval.folder_lock import HOLDER_FILE, LOCK_FILE
 from s1_eval.run_folder import CELL_FILE, is_sweep
 
@@ -113,7 +113,9 @@ def rerun_commands(run: Path, name: str, seed: int = 0) -> list[str]:
         )
         subset = sorted(draw.sample(ids, min(RERUN_SAMPLES, len(ids))))
         out = f"rerun/{marker_path.parent.name}"
-        gen = ",".join(f"{k}={v}" for k, v in (marker.get("gen_kwargs") or {}).items())
+        # JSON, which lm-eval's --gen_kwargs reads as is: as key=value, a comma inside a value
+        # (the demo's ignore string "\\nWait,") splits it, and "1"/"true" change type
+        gen = json.dumps(marker.get("gen_kwargs") or {}, ensure_ascii=False)
         words = ["s1-eval", "run", "--model", marker["model"], "--model_args"]
         words += [marker.get("model_args") or "", "--tasks", task, "--gen_kwargs", gen]
         if fixed.get("apply_chat_template"):
@@ -193,13 +195,15 @@ def _fill(folder: Path, runs: Sequence[Path], names: Sequence[str], submission: 
 
 
 def is_bundle(path: Path) -> bool:
-    return _is_targz(path) or ((path / MANIFEST).is_file() and (path / SUBMISSION).is_file())
+    # either file makes a folder a bundle, so deleting one cannot turn it into a plain run folder
+    return _is_targz(path) or (path / MANIFEST).is_file() or (path / SUBMISSION).is_file()
 
 
-def open_bundle(path: Path, scratch: Path) -> Path:
-    """The bundle's folder: ``path`` itself, or a .tar.gz unpacked into ``scratch``."""
+def open_bundle(path: Path, scratch: Path) -> tuple[Path, list[str]]:
+    """The bundle's folder: ``path`` itself, or a .tar.gz unpacked into ``scratch``; and the
+    archive's entries beside that folder (a bundle has none)."""
     if not _is_targz(path):
-        return path
+        return path, []
     with tarfile.open(path) as tar:
         # the "data" filter refuses links and paths that leave scratch (an untrusted archive)
         if sys.version_info >= (3, 12) or hasattr(tarfile, "data_filter"):
@@ -210,20 +214,39 @@ def open_bundle(path: Path, scratch: Path) -> Path:
                     raise ValueError(f"{path}: unsafe entry {member.name!r}")
             tar.extractall(scratch)
     folders = [p for p in scratch.iterdir() if p.is_dir()]
-    if len(folders) != 1:
+    bundles = [p for p in folders if is_bundle(p)] or folders
+    if len(bundles) != 1:
         raise ValueError(f"{path}: not one bundle folder inside")
-    return folders[0]
+    return bundles[0], sorted(p.name for p in scratch.iterdir() if p != bundles[0])
+
+
+def _read(folder: Path, name: str) -> tuple[dict | None, str | None]:
+    """A bundle's JSON file, or the line that says why it cannot be read."""
+    if not (folder / name).is_file():
+        return None, f"{name}: missing"
+    try:
+        data = read_json(folder / name)
+    except UnreadableFile as error:  # its line and column; the path may be a scratch folder's
+        return None, f"{name}: unreadable ({error.where}: {error.problem})"
+    except OSError as error:
+        return None, f"{name}: unreadable ({error.strerror})"
+    return (data, None) if isinstance(data, dict) else (None, f"{name}: not a JSON object")
 
 
 def bundle_problems(folder: Path) -> tuple[list[str], list[Path]]:
     """One line per edited, missing or added file; and the run folders to re-grade."""
-    try:
-        manifest = read_json(folder / MANIFEST)
-        submission = read_json(folder / SUBMISSION)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{folder}: not a readable bundle ({error})") from None
-    expected = manifest.get("files") or {}
-    found = {p.relative_to(folder).as_posix(): p for p in _files(folder) if p.name != MANIFEST}
+    # every copied run, whatever submission.json lists: a run left off that list is re-graded too
+    runs = [p for p in sorted((folder / "runs").glob("*")) if p.is_dir()]
+    manifest, problem = _read(folder, MANIFEST)
+    expected = (manifest or {}).get("files")
+    if not isinstance(expected, dict):  # with no hashes nothing can be compared: say so once
+        return [f"{problem or MANIFEST + ': lists no files'} (no file can be checked)"], runs
+    # every file, locks and temporary folders too: make_bundle copies none, so any is added
+    found = {
+        p.relative_to(folder).as_posix(): p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p != folder / MANIFEST
+    }
     problems = []
     for rel in sorted(set(expected) | set(found)):
         if rel not in found:
@@ -232,7 +255,6 @@ def bundle_problems(folder: Path) -> tuple[list[str], list[Path]]:
             problems.append(f"{rel}: added (not in the manifest)")
         elif sha256(found[rel]) != expected[rel]:
             problems.append(f"{rel}: edited (SHA-256 differs from the manifest)")
-    runs = [folder / r for r in submission.get("runs") or [] if (folder / r).is_dir()]
     return problems, runs
 
 
@@ -257,10 +279,11 @@ def verify_with_bundles(paths: Sequence[str | Path], include_path=()) -> tuple[l
             if not is_bundle(path):
                 runs.append(path)
                 continue
-            folder = open_bundle(path, Path(scratch) / str(index))
+            folder, beside = open_bundle(path, Path(scratch) / str(index))
             if folder != path:
                 unpacked[folder] = path
             lines, bundle_runs = bundle_problems(folder)
+            lines += [f"{name}: added (beside the bundle folder in the archive)" for name in beside]
             problems += [Problem(str(path), line) for line in lines]
             runs += bundle_runs
             bundles += 1

@@ -7,10 +7,15 @@ import math
 import shutil
 import subprocess
 import sys
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from make_runs import row as sample_row
+from make_runs import write_run
 
 from s1_eval.metrics import SCALING_KEY
 
@@ -128,3 +133,52 @@ def test_different_lm_eval_versions_are_stated_on_the_page(tmp_path):
     html = page.read_text(encoding="utf-8")
     assert "runs recorded different lm-eval versions (0.4.0, 0.4.13)" in html
     assert "The paper&#x27;s reference rows" not in html  # only with --reference
+
+
+def mismatched_runs(folder: Path) -> list[Path]:
+    """The demo beside a plain lm-eval run of another task (another lm-eval version), one demo
+    cell edited to another task version and s1-eval version."""
+    run = Path(shutil.copytree(DEMO, folder / "demo"))
+    results = sorted(run.rglob("results_*.json"))[0]
+    data = json.loads(results.read_text())
+    data["versions"]["s1_demo_counting"] = 2.0
+    data["config"]["s1_eval_version"] = "0.0.9"
+    results.write_text(json.dumps(data))
+    other = write_run(
+        folder / "aime", "s1_aime24", {"max_tokens_thinking": 1000}, [sample_row(0, 1, 800, 1000)]
+    )
+    data = json.loads(other.read_text())
+    data.update({"versions": {"s1_aime24": 1.0}, "lm_eval_version": "0.4.9"})
+    other.write_text(json.dumps(data))
+    return [run, folder / "aime"]
+
+
+#: what the page says above its table about mismatched_runs
+MISMATCHES = (
+    "rows cover different tasks (s1_aime24, s1_demo_counting): compare within a task",
+    "s1_demo_counting: runs recorded different task versions (1.0, 2.0); its curves pool them",
+    "runs recorded different s1-eval versions (0.0.9, 0.1.0)",
+    "runs recorded different lm-eval versions (0.4.13, 0.4.9)",
+)
+
+
+def test_runs_of_other_tasks_and_versions_render_with_the_mismatch_stated_above_the_table(
+    tmp_path,
+):
+    runs = mismatched_runs(tmp_path)
+    page = tmp_path / "board.html"
+    done = s1_eval("report", *map(str, runs), "--html", str(page))
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = page.read_text(encoding="utf-8")
+    parsed = Page()
+    parsed.feed(html)
+    assert len(parsed.rows) == 7 + 1  # the demo's curves and the other run's one
+    assert parsed.svgs == 2  # one figure per task
+    above = html[html.index('<div class="incompatible">') : html.index("<table")]
+    for line in MISMATCHES:
+        assert f"<li>{escape(line)}</li>" in above, line
+
+
+def test_one_task_and_one_version_state_no_mismatch(board):
+    _, _, html = board
+    assert 'class="incompatible"' not in html

@@ -83,6 +83,63 @@ def test_an_edited_a_missing_and_an_added_file_are_each_named(bundle, tmp_path):
     assert any(line.endswith("runs/1-run/extra.txt: added (not in the manifest)") for line in lines)
 
 
+def test_files_no_bundle_holds_and_an_edited_submission_or_manifest_are_named(bundle, tmp_path):
+    """A lock file and a file in a temporary folder (which a run folder's reader skips) are
+    still added files; an entry dropped from the manifest makes its file an added one."""
+    copy = copy_of(bundle, tmp_path)
+    submission = json.loads((copy / "submission.json").read_text())
+    submission["environment"]["python"] = "3.99"
+    (copy / "submission.json").write_text(json.dumps(submission))
+    (copy / "runs" / "1-run" / ".lock").write_text("1")
+    (copy / "runs" / "1-run" / "cells" / ".tmp-x").mkdir()
+    (copy / "runs" / "1-run" / "cells" / ".tmp-x" / "results.json").write_text("{}")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["files"]["runs/1-run/sweep.json"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    done = s1_eval("verify", str(copy))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        f"  {copy}: {line}"
+        for line in (
+            "runs/1-run/.lock: added (not in the manifest)",
+            "runs/1-run/cells/.tmp-x/results.json: added (not in the manifest)",
+            "runs/1-run/sweep.json: added (not in the manifest)",
+            "submission.json: edited (SHA-256 differs from the manifest)",
+        )
+    ]
+
+
+def test_a_folder_without_its_manifest_still_fails_as_a_bundle_and_is_re_graded(bundle, tmp_path):
+    copy = copy_of(bundle, tmp_path)
+    (copy / "manifest.json").unlink()
+    done = s1_eval("verify", str(copy))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "50 samples re-graded" in done.stdout.splitlines()[0]
+    assert done.stdout.splitlines()[1:] == [
+        f"  {copy}: manifest.json: missing (no file can be checked)"
+    ]
+
+
+def test_an_archive_with_a_broken_manifest_and_a_file_beside_its_folder_names_both(
+    bundle, tmp_path
+):
+    copy = copy_of(bundle, tmp_path)
+    (copy / "manifest.json").write_text("{")
+    (tmp_path / "note.txt").write_text("x")
+    tampered = tmp_path / "tampered.tar.gz"
+    with tarfile.open(tampered, "w:gz") as tar:
+        tar.add(copy, arcname="bundle")
+        tar.add(tmp_path / "note.txt", arcname="note.txt")
+    done = s1_eval("verify", str(tampered))
+    assert done.returncode == 1, done.stdout + done.stderr
+    # named by the archive, never by the scratch folder it was unpacked into
+    assert done.stdout.splitlines()[1:] == [
+        f"  {tampered}: manifest.json: unreadable (line 1, column 2: invalid JSON "
+        "(Expecting property name enclosed in double quotes)) (no file can be checked)",
+        f"  {tampered}: note.txt: added (beside the bundle folder in the archive)",
+    ]
+
+
 def test_a_tar_gz_bundle_verifies(tmp_path):
     out = tmp_path / "submission.tar.gz"
     done = s1_eval("submit", str(one_cell_run(tmp_path)), "--output", str(out))
