@@ -96,6 +96,9 @@ class GenerationSettings:
     thinking_sampling: Sampling = field(default_factory=Sampling)
     until: tuple[str, ...] = ()
     max_gen_toks: int = 32768
+    #: False: no forcing gen_kwarg was given, so (as in the s1 fork) each request is one plain
+    #: generation with no thinking phase of ours (``forcing_requested``)
+    force_thinking: bool = True
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary for results files."""
@@ -116,6 +119,7 @@ class GenerationSettings:
             "max_gen_toks": self.max_gen_toks,
             "sampling": self.sampling.__dict__,
             "thinking_sampling": self.thinking_sampling.__dict__,
+            "force_thinking": self.force_thinking,
         }
 
 
@@ -145,6 +149,13 @@ ACCEPTED_KEYS = frozenset(
     # lm-eval's vllm backend accepts max_tokens for max_gen_toks; so do we
     | {"max_tokens"}
 )
+
+
+def forcing_requested(gen_kwargs: dict[str, Any]) -> bool:
+    """The s1 fork's rule for whether a request gets a thinking phase: only when a gen_kwarg
+    asks for one (any key with "thinking" in it, or rejection_sample; here also s1-eval's own
+    forcing keys). Without one the fork, like lm-eval's vllm, generates plainly."""
+    return any("thinking" in key or key in _FORCING_KEYS for key in gen_kwargs)
 
 
 def _unknown_key_error(key: str) -> ValueError:

@@ -32,8 +32,11 @@ class ForcedRequest:
         # Some chat templates already open the block (R1 distills end with "<think>\n"):
         # opening it again would double the tag, so count thinking from the template's tag.
         # One that closed it (Qwen3, enable_thinking=False) asked for no thinking: answer at once.
+        # No forcing gen_kwarg at all: one plain generation, as the s1 fork and lm-eval's vllm.
         template = plan.templates[index] if index < len(plan.templates) else ""
         self.opened_by = {"opened": "prompt", "closed": "template_closed"}.get(template, "appended")
+        if not plan.settings.force_thinking:
+            self.opened_by = "not_forced"
         self.prefix = self.prompt_ids + (plan.start_ids if self.opened_by == "appended" else ())
         self.thinking_ids: list[int] = []
         self.suppressions = 0
@@ -54,7 +57,7 @@ class ForcedRequest:
 
     # -- steps ------------------------------------------------------------------------------
     def start(self) -> GenerationStep:
-        if self.opened_by == "template_closed":
+        if self.opened_by in ("template_closed", "not_forced"):
             return self._answer_only()
         return self._thinking_step()
 
@@ -250,7 +253,7 @@ class ForcedRequest:
         trace = Trace(
             thinking_tokens=len(self.thinking_ids),
             answer_tokens=len(self.answer_ids),
-            max_tokens_thinking=None if self.opened_by == "template_closed" else self.plan.cap,
+            max_tokens_thinking=self.plan.cap if self.opened_by in ("appended", "prompt") else None,
             suppressions=self.suppressions,
             inserted=tuple(self.inserted),
             cap_fired=self.cap_fired,

@@ -75,7 +75,9 @@ def plan_batch(
     longest = max((len(p) for p in prompts), default=0)
     cap = forcing.resolve_cap(settings.max_gen_toks, longest, count)
     start_ids = tuple(tokenizer.encode(forcing.delimiters.thinking_start))
-    templates = tuple(_template_state(tokenizer, p, forcing.delimiters) for p in prompts)
+    templates: tuple[str, ...] = ()
+    if settings.force_thinking:  # a plain generation leaves the template's block as it is
+        templates = tuple(_template_state(tokenizer, p, forcing.delimiters) for p in prompts)
     if "closed" in templates:
         _warn_closed()
     return BatchPlan(settings, cap, start_ids, strings, ids, tokenizer, templates)

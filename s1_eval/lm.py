@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from lm_eval import utils
@@ -22,7 +23,7 @@ from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from s1_eval import parity
-from s1_eval.budget import PRESETS, parse_gen_kwargs
+from s1_eval.budget import PRESETS, GenerationSettings, forcing_requested, parse_gen_kwargs
 from s1_eval.chat_template import CHAT_TEMPLATE_ARGS, chat_template_variables
 from s1_eval.forcing import force_generate_many, plan_batch
 from s1_eval.messages import did_you_mean
@@ -151,12 +152,21 @@ class _ForcingLM(LM):
 
     def settings_record(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
         """The forcing settings these gen_kwargs give, as ``get_model_info`` records them."""
+        return self._settings(gen_kwargs).describe()
+
+    def _settings(self, gen_kwargs: dict[str, Any]) -> GenerationSettings:
+        """A request's settings. With no forcing gen_kwarg (nor delimiter model_arg) it is one
+        plain generation, as in the s1 fork; with think_end_token too, the task's stops are
+        applied after the thinking is cut, not sent to the engine (as lm-eval's vllm does)."""
+        merged = {**self.defaults, **gen_kwargs}
         settings = parse_gen_kwargs(
-            {**self.defaults, **gen_kwargs},
-            preset=self.preset,
-            default_max_gen_toks=self.max_gen_toks,
+            merged, preset=self.preset, default_max_gen_toks=self.max_gen_toks
         )
-        return settings.describe()
+        if forcing_requested(merged):
+            return settings
+        return replace(
+            settings, force_thinking=False, until=() if self.think_end_token else settings.until
+        )
 
     def _check(self, requests) -> list[tuple[list[int], Any, list[list[int]]]]:
         """Group requests by gen_kwargs and check every group: a typo fails in seconds."""
@@ -166,13 +176,11 @@ class _ForcingLM(LM):
             groups.setdefault(repr(sorted(request.args[1].items())), []).append(index)
         plans = []
         for indices in groups.values():
-            gen_kwargs = {**self.defaults, **requests[indices[0]].args[1]}
-            settings = parse_gen_kwargs(
-                gen_kwargs, preset=self.preset, default_max_gen_toks=self.max_gen_toks
-            )
+            settings = self._settings(requests[indices[0]].args[1])
             prompts = [tokenizer.encode(requests[i].args[0]) for i in indices]
             plan = plan_batch(tokenizer, prompts, settings)  # the cap (auto) and the stops
-            longest = max(len(p) for p in prompts) + len(plan.start_ids)
+            opening = len(plan.start_ids) if settings.force_thinking else 0
+            longest = max(len(p) for p in prompts) + opening
             if longest >= context:
                 raise ValueError(
                     f"A prompt is {longest} tokens long (with the thinking delimiter) but the "

@@ -1,5 +1,5 @@
-"""How the package speaks to its user outside an exception's text: its logger and the
-"Did you mean" hint of an error about an unknown name.
+"""How the package speaks to its user outside an exception's text: its logger, the
+"Did you mean" hint of an error about an unknown name, and an error as one CLI line.
 
     raise ValueError(f"Unknown gen_kwarg {key!r}.{did_you_mean(key, ACCEPTED)} Accepted: ...")
 """
@@ -20,3 +20,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     to follow a sentence that ends in a full stop."""
     close = difflib.get_close_matches(word, sorted(choices), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def one_line(error: BaseException) -> str:
+    """An error as the one line a CLI prints after ``error: `` (YAML and config errors span
+    several lines; a file error names its file first)."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    return " ".join(str(error).split()) or type(error).__name__

@@ -47,7 +47,8 @@ def _mean(values: Sequence[float]) -> float | None:
 
 @dataclass(frozen=True)
 class SampleRecord:
-    """The per-sample fields metrics need (``None`` = absent or unknown in the samples file)."""
+    """One samples row as metrics read it (``None`` = absent or unknown in the samples file):
+    the doc, its score and one field per trace column (``s1_eval.trace.SAMPLE_FIELDS``)."""
 
     doc_id: int
     correct: float | None
@@ -57,6 +58,7 @@ class SampleRecord:
     suppressions: int | None = None
     answer_tokens: int | None = None
     rejection_tries: int | None = None
+    loop_stopped: int | None = None
     #: lm-eval's hash of the document: the same doc id with another hash is another problem
     doc_hash: str | None = None
 
@@ -95,6 +97,10 @@ class CellStats:
     correct: float | None = None
     #: thinking + answer tokens of every sample; None unless every sample recorded both
     generated_tokens: int | None = None
+    #: mean generations drawn per sample under rejection sampling (0: not rejection-sampled)
+    rejection_tries_mean: float | None = None
+    #: share of traced samples whose thinking the loop guard ended
+    loop_stopped_pct: float | None = None
 
     @property
     def generated_mean(self) -> float | None:
@@ -128,6 +134,8 @@ def cell_stats(records: Sequence[SampleRecord], cap: float | None = None) -> Cel
     cap_fired = [r.cap_fired for r in traced if r.cap_fired is not None]
     suppressions = [r.suppressions for r in traced if r.suppressions is not None]
     answer_tokens = [r.answer_tokens for r in traced if r.answer_tokens is not None]
+    tries = [r.rejection_tries for r in traced if r.rejection_tries is not None]
+    loop_stopped = [r.loop_stopped for r in traced if r.loop_stopped is not None]
     stderr = mean_stderr(scored)
     thinking_stderr = mean_stderr(thinking)
     missing = []
@@ -158,6 +166,8 @@ def cell_stats(records: Sequence[SampleRecord], cap: float | None = None) -> Cel
             if records and len(answer_tokens) == len(traced) == len(records)
             else None
         ),
+        rejection_tries_mean=_mean(tries),
+        loop_stopped_pct=100.0 * sum(loop_stopped) / len(loop_stopped) if loop_stopped else None,
     )
 
 

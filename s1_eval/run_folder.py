@@ -1,6 +1,6 @@
-"""The run folder, in one place: its layout, the grid point ``Setting``, budget values, the -1
-"unknown" marker; its files are written atomically (``s1_eval.files``, re-exported here). The
-sweep writes run folders; samples and report read them.
+"""The run folder, in one place: its layout, the grid point ``Setting``, budget values; its
+files are written atomically (``s1_eval.files``, re-exported here). The sweep writes run
+folders; samples and report read them (a samples row's trace columns: ``s1_eval.trace``).
 
     folder = cell_folder("runs/x", "s1_aime24", Setting(512, 2, "Wait"))
 
@@ -46,9 +46,6 @@ CELL_FILE = "cell.json"
 TRAJECTORIES_FILE = "trajectories.jsonl"
 SWEEP_VERSION = 1
 
-#: written into a samples row for a trace field the backend could not record (no trace)
-UNKNOWN = -1
-
 #: gen_kwargs that define a budget-forcing setting (s1 fork names)
 BUDGET_KEY, N_IGNORE_KEY, IGNORE_STR_KEY = (
     "max_tokens_thinking",
@@ -89,13 +86,6 @@ def number(value: Any) -> float | None:
     return float(value)
 
 
-def known_count(value: Any) -> int | None:
-    """A trace count from a samples row, or None when absent or unknown: trace counts are never
-    negative, so the -1 marker (and any negative value) reads as unknown."""
-    value = number(value)
-    return None if value is None or value < 0 else int(value)
-
-
 # --------------------------------------------------------------------------- the grid point
 
 
@@ -104,15 +94,20 @@ class Setting:
     """A budget-forcing setting: thinking cap, suppression count, ignore string and sampling seed.
 
     ``budget`` is an int cap, ``"auto"``, or ``None`` (no cap asked for). ``seed`` is set for
-    the repeats of a sampled sweep (``--seeds``), one cell per seed.
+    the repeats of a sampled sweep (``--seeds``), one cell per seed. ``method`` names another
+    way to control thinking (``s1_eval.control_methods``: a budget stated in the prompt, a
+    class prompt, chat-template levels, rejection sampling) and ``level`` its non-numeric
+    level; for those ``budget`` is the bound the method aims at, a cap only where it forces.
     ``name`` reads like ``budget=512,n_ignore=2,str=Wait``; ``series`` is the name without the
-    budget (one curve of a sweep; each seed draws its own curve).
+    budget (one curve of a sweep; each seed draws its own curve; each method its own).
     """
 
     budget: int | str | None = None
     n_ignore: int | None = None
     ignore_str: str | None = None
     seed: int | None = None
+    method: str | None = None
+    level: str | None = None
 
     def __post_init__(self) -> None:
         if not self.n_ignore:  # an ignore string without suppressions changes nothing
@@ -120,7 +115,7 @@ class Setting:
 
     @property
     def series(self) -> str:
-        parts = []
+        parts = [self.method] if self.method else []
         if self.n_ignore is not None:
             parts.append(f"n_ignore={self.n_ignore}")
         if self.ignore_str is not None and (self.n_ignore or 0) > 0:
@@ -131,6 +126,13 @@ class Setting:
         return ",".join(parts) or "budget forcing"
 
     @property
+    def capped(self) -> bool:
+        """Whether the budget is sent as ``max_tokens_thinking`` (a prompted bound is not)."""
+        from s1_eval.control_methods import forces_budget
+
+        return forces_budget(self.method)
+
+    @property
     def unseeded(self) -> Setting:
         """The same setting without its seed: what the repeats of one setting share."""
         return replace(self, seed=None)
@@ -138,6 +140,12 @@ class Setting:
     @property
     def name(self) -> str:
         budget = "none" if self.budget is None else self.budget
+        if self.method:
+            rest = self.series.split(",")[1:]
+            parts = [f"method={self.method}"]
+            parts += [f"budget={budget}"] if self.budget is not None or not self.level else []
+            parts += [f"level={self.level}"] if self.level else []
+            return ",".join(parts + rest)
         rest = self.series
         return f"budget={budget}" + ("" if rest == "budget forcing" else f",{rest}")
 
@@ -153,7 +161,7 @@ class Setting:
     def gen_kwargs(self) -> dict[str, Any]:
         """The gen_kwargs for lm-eval (keys left out when not set)."""
         out: dict[str, Any] = {}
-        if self.budget is not None:
+        if self.budget is not None and self.capped:
             out[BUDGET_KEY] = self.budget
         if self.n_ignore is not None:
             out[N_IGNORE_KEY] = self.n_ignore
@@ -161,22 +169,30 @@ class Setting:
             out[IGNORE_STR_KEY] = self.ignore_str
         if self.seed is not None:
             out[SEED_KEY] = self.seed
+        if self.method:
+            from s1_eval.control_methods import method_gen_kwargs
+
+            out.update(method_gen_kwargs(self.method))
         return out
 
     def to_dict(self) -> dict[str, Any]:
         data = {"budget": self.budget, "n_ignore": self.n_ignore, "ignore_str": self.ignore_str}
-        # only when set, so the folders of unseeded sweeps stay as they were
-        return {**data, "seed": self.seed} if self.seed is not None else data
+        # only when set, so the folders of older sweeps stay as they were
+        extra = {"seed": self.seed, "method": self.method, "level": self.level}
+        return {**data, **{k: v for k, v in extra.items() if v is not None}}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Setting:
         n_ignore = read_count(data.get("n_ignore"))
         seed = data.get("seed")
+        method, level = data.get("method"), data.get("level")
         return cls(
             read_count(data.get("budget")),
             n_ignore if isinstance(n_ignore, int) else None,
             data.get("ignore_str"),
             seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            method if isinstance(method, str) and method else None,
+            str(level) if level is not None else None,
         )
 
     @classmethod

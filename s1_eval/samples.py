@@ -27,10 +27,10 @@ from s1_eval.run_folder import (
     finished_markers,
     is_sweep,
     is_temporary,
-    known_count,
     number,
     samples_path,
 )
+from s1_eval.trace import read_row_fields
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class Cell:
     #: the versions the results file recorded ("" where it recorded none)
     s1_eval_version: str = ""
     lm_eval_version: str = ""
+    #: the task's version as lm-eval recorded it ("" where it recorded none)
+    task_version: str = ""
 
 
 def _seconds(value: Any) -> float | None:
@@ -72,12 +74,7 @@ def to_record(row: Mapping[str, Any], metric: str) -> SampleRecord:
     return SampleRecord(
         doc_id=int(row.get("doc_id", -1)),
         correct=number(row.get(metric)),
-        thinking_tokens=known_count(row.get("thinking_tokens")),
-        max_tokens_thinking=known_count(row.get("max_tokens_thinking")),
-        cap_fired=known_count(row.get("cap_fired")),
-        suppressions=known_count(row.get("suppressions")),
-        answer_tokens=known_count(row.get("answer_tokens")),
-        rejection_tries=known_count(row.get("rejection_tries")),
+        **read_row_fields(row),
         doc_hash=row.get("doc_hash") if isinstance(row.get("doc_hash"), str) else None,
     )
 
@@ -246,9 +243,16 @@ def load_results_file(
                 hardware=hardware,
                 s1_eval_version=str(config.get("s1_eval_version") or ""),
                 lm_eval_version=str(results.get("lm_eval_version") or ""),
+                task_version=_task_version(results, task),
             )
         )
     return cells, warnings
+
+
+def _task_version(results: dict, task: str) -> str:
+    versions = results.get("versions")
+    version = versions.get(task) if isinstance(versions, dict) else None
+    return "" if version is None else str(version)
 
 
 def load_cells(

@@ -1,18 +1,28 @@
-"""The per-sample record of one budget-forced generation, and the text type that carries it.
+"""The per-sample record of one budget-forced generation, the text type that carries it, and
+the trace columns of a samples row (written by the tasks, read back by reports and verify).
 
     text = ForcedText("<|im_start|>think...", trace)   # a str that remembers its Trace
     text.trace.thinking_tokens, text.answer           # what Control and the graders read
 
 A ``ForcedText`` is what the lm-eval backends return from ``generate_until``. Being a ``str``
 it flows through lm-eval unchanged; ``take_first`` filters keep the object, so a task's
-``process_results`` can read ``results[0].trace`` and write its fields into the samples file.
-It pickles, so lm-eval's ``--use_cache`` keeps traces too.
+``process_results`` can read ``results[0].trace`` and write its fields into the samples file
+(``row_fields``); ``read_row_fields`` reads them back. It pickles, so lm-eval's
+``--use_cache`` keeps traces too.
+
+The row schema: ``has_trace`` (0/1) then the ``SAMPLE_FIELDS``, each a whole number (counts;
+booleans as 0/1) or ``UNKNOWN`` when the backend attached no trace or the value is undefined
+(no cap). Adding a field here adds it to every row, task YAML (``scripts/build_yamls.py``),
+verify's trace keys and, as ``SampleRecord`` must then carry it, to what reports read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from s1_eval.run_folder import number
 
 #: The trace fields a task copies into every sample row (see ``Trace.sample_fields``).
 SAMPLE_FIELDS = (
@@ -24,6 +34,13 @@ SAMPLE_FIELDS = (
     "rejection_tries",
     "loop_stopped",
 )
+#: 1 when the response carried a trace, else 0 (and every trace field is UNKNOWN)
+HAS_TRACE = "has_trace"
+#: every trace column of a row, in the order the tasks write them
+TRACE_COLUMNS = (HAS_TRACE, *SAMPLE_FIELDS)
+#: written into a samples row for a trace field the backend could not record; trace fields
+#: are never negative, so it cannot be mistaken for a value
+UNKNOWN = -1
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,27 @@ class Trace:
             value = getattr(self, name)
             row[name] = int(value) if isinstance(value, bool) else value
         return row
+
+
+def row_fields(response: Any) -> dict[str, int]:
+    """The trace columns of a response's samples row; UNKNOWN in each when it has no trace."""
+    trace = getattr(response, "trace", None)
+    if trace is None:
+        return {HAS_TRACE: 0, **dict.fromkeys(SAMPLE_FIELDS, UNKNOWN)}
+    fields = {k: (UNKNOWN if v is None else v) for k, v in trace.sample_fields().items()}
+    return {HAS_TRACE: 1, **fields}
+
+
+def known_count(value: Any) -> int | None:
+    """A trace field as a samples row holds it, or None when absent or unknown (UNKNOWN, or any
+    negative value)."""
+    value = number(value)
+    return None if value is None or value < 0 else int(value)
+
+
+def read_row_fields(row: Mapping[str, Any]) -> dict[str, int | None]:
+    """The ``SAMPLE_FIELDS`` of one samples row (None: absent or unknown)."""
+    return {name: known_count(row.get(name)) for name in SAMPLE_FIELDS}
 
 
 class ForcedText(str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -130,13 +131,20 @@ def process_results(doc, results):
 """
 
 
+def write_tiny_questions(folder: Path) -> Path:
+    """TINY_QUESTIONS as the data.jsonl of a local task in ``folder``; returns its path."""
+    path = folder / "data.jsonl"
+    with open(path, "w") as f:
+        for question, answer in TINY_QUESTIONS:
+            f.write(json.dumps({"question": question, "answer": answer}) + "\n")
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_task_dir(tmp_path_factory) -> Path:
     """A local generate_until task (`s1_test_arith`) whose samples carry the forcing trace."""
     folder = tmp_path_factory.mktemp("tiny_task")
-    with open(folder / "data.jsonl", "w") as f:
-        for question, answer in TINY_QUESTIONS:
-            f.write(json.dumps({"question": question, "answer": answer}) + "\n")
+    write_tiny_questions(folder)
     (folder / "tiny_utils.py").write_text(TINY_TASK_UTILS)
     metrics = ["acc", "thinking_tokens", "answer_tokens", "max_tokens_thinking",
                "suppressions", "cap_fired", "rejection_tries"]  # fmt: skip
@@ -159,6 +167,23 @@ def tiny_task_dir(tmp_path_factory) -> Path:
         f"metric_list:\n{metric_list}"
     )
     return folder
+
+
+def kill_after_first_cell(command: list[str], env: dict) -> str:
+    """Run a sweep command and SIGKILL it as soon as it reports its first finished cell (the
+    shared pass is still generating the others); returns what it printed until then."""
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    seen = []
+    for line in first.stdout:
+        seen.append(line)
+        if line.startswith("[1/"):
+            first.send_signal(signal.SIGKILL)
+            break
+    first.wait(timeout=120)
+    assert first.returncode == -signal.SIGKILL, "".join(seen)[-3000:]
+    return "".join(seen)
 
 
 def read_samples(output_dir: Path, task: str) -> list[dict]:

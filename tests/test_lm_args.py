@@ -36,16 +36,16 @@ def lm_eval(model, model_args, task_dir, tmp_path, gen_kwargs=None, *extra):
 
 
 VLLM_ARGS = ",".join(f"{k}={v}" for k, v in ENGINE_ARGS.items())
+#: one case per way a bad value travels through the command (each run costs lm-eval's ~15 s
+#: task index): a model_arg checked as the backend is built, gen_kwargs checked per backend
+#: before its engine starts, and the context check that needs both. Every other value is
+#: checked in-process below, on the same constructors.
 CLI_CASES = [
     # (model, extra model_args, gen_kwargs, what the last line must say)
     ("s1_vllm", "", "max_tokens_thinking=-5", "max_tokens_thinking=-5 is invalid"),
     ("s1_vllm", "tensor_paralel_size=1", None, "Did you mean 'tensor_parallel_size'"),
-    ("s1_vllm", "max_model_len=0", None, "max_model_len=0 is invalid"),
     ("s1_vllm", "max_model_len=32", "max_tokens_thinking=8", "context length is 32"),
     ("s1_hf", "", "thinking_n_ignore=-1", "thinking_n_ignore=-1 is invalid"),
-    ("s1_hf", "max_model_len=0", None, "max_model_len=0 is invalid"),
-    ("s1_hf", "tensor_parallel_size=2", None, "Unknown model_arg 'tensor_parallel_size'"),
-    ("s1_vllm", "enable_thinking=maybe", None, "enable_thinking='maybe' is invalid"),
 ]
 
 
@@ -120,6 +120,7 @@ def test_s1_hf_accepted_list_is_its_signature(smollm2_dir):
         ({"gpu_memory_utilization": 2.0}, "gpu_memory_utilization=2.0 is invalid"),
         ({"tensor_parallel_size": 2}, "tensor_parallel_size=2 is invalid"),
         ({"pretrained": "/no/such/model"}, "pretrained='/no/such/model'"),
+        ({"enable_thinking": "maybe"}, "enable_thinking='maybe' is invalid"),
     ],
 )
 def test_s1_vllm_rejects_bad_model_args_before_loading(kwargs, message, smollm2_dir):

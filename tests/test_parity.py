@@ -229,7 +229,7 @@ def test_think_end_token_on_a_backend_strips_and_is_recorded():
     from s1_eval.lm import S1Scripted
 
     requests = [
-        Instance("generate_until", {}, (f"<|im_start|>user\n{QUESTION}<|im_end|>\n", {"until": ["Q:"]}), 0)
+        Instance("generate_until", {}, (f"<|im_start|>user\n{QUESTION}<|im_end|>\n", {"until": ["Q:"], "max_tokens_thinking": "none"}), 0)
     ]  # fmt: skip
     plain = S1Scripted(patience=16).generate_until(requests, disable_tqdm=True)[0]
     model = S1Scripted(patience=16, think_end_token="<|im_start|>answer")

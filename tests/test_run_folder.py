@@ -1,4 +1,4 @@
-"""Tests for s1_eval.run_folder: budget values, the unknown marker, layout (atomic writes:
+"""Tests for s1_eval.run_folder: budget values, layout (atomic writes:
 test_files.py).
 
 pytest tests/test_run_folder.py
@@ -12,11 +12,9 @@ import pytest
 
 from s1_eval.budget import parse_budget
 from s1_eval.run_folder import (
-    UNKNOWN,
     Setting,
     cell_folder,
     clean_stale,
-    known_count,
     new_cell_tmp,
     read_count,
 )
@@ -41,19 +39,6 @@ def test_read_count_is_lenient():
         None,
         None,
         "auto",
-    ]
-
-
-def test_the_unknown_marker_reads_as_unknown():
-    assert [known_count(v) for v in (UNKNOWN, -1.0, 0, 12, 12.0, None, "7", float("nan"))] == [
-        None,
-        None,
-        0,
-        12,
-        12,
-        None,
-        None,
-        None,
     ]
 
 

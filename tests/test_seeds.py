@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from s1_eval.demo import STOCK_GEN_KWARGS, STOCK_TASK
 from s1_eval.report import build_report
 from s1_eval.run_folder import Setting
 from s1_eval.sweep_args import parse_seeds
-from tests.conftest import engine_args_string, rows_by_cell
+from tests.conftest import engine_args_string, kill_after_first_cell, rows_by_cell
 from tests.test_cli import assert_one_line_error, s1_eval
 
 
@@ -98,17 +97,7 @@ def test_sampled_seeds_differ_and_resume_after_sigkill(smollm2_dir, tmp_path):
                "--gen_kwargs", ",".join(f"{k}={v}" for k, v in gen_kwargs.items()),
                "--output", str(out)]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    first = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    seen = []
-    for line in first.stdout:  # SIGKILL once the first cell is written, mid-pass
-        seen.append(line)
-        if line.startswith("[1/"):
-            first.send_signal(signal.SIGKILL)
-            break
-    first.wait(timeout=120)
-    assert first.returncode == -signal.SIGKILL, "".join(seen)[-3000:]
+    kill_after_first_cell(command, env)  # mid-pass: the other cells are still generating
     kept = rows_by_cell(out, STOCK_TASK)
     assert len(kept) == 1, "the finished cell survives the kill"
     assert (out / "trajectories.jsonl").read_text().splitlines(), "seeded steps are stored"

@@ -144,25 +144,35 @@ def test_no_server_reachable_is_one_error_before_generation(tiny_task_dir, tmp_p
     assert time.perf_counter() - began < 120
 
 
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        ("num_concurrent=0", "num_concurrent=0 is invalid: expected a whole number ≥ 1"),
-        # lm-eval parses "-1" as a float
-        ("max_retries=-1", "max_retries=-1.0 is invalid: expected a whole number ≥ 0"),
-        ("timeout=0", "timeout=0 is invalid: expected seconds > 0"),
-        ("num_concurent=4", "Did you mean 'num_concurrent'"),
-    ],
-)
-def test_bad_model_args_fail_before_any_server_is_asked(extra, message, tiny_task_dir, tmp_path):
-    run = lm_eval(f"base_url=http://127.0.0.1:{free_port()}/v1,{extra}", tiny_task_dir, tmp_path)
+BAD_MODEL_ARGS = [
+    ("num_concurrent=0", "num_concurrent=0 is invalid: expected a whole number ≥ 1"),
+    ("max_retries=-1", "max_retries=-1 is invalid: expected a whole number ≥ 0"),
+    ("timeout=0", "timeout=0 is invalid: expected seconds > 0"),
+    ("num_concurent=4", "Did you mean 'num_concurrent'"),
+    ("api_key=x", "export OPENAI_API_KEY"),  # lm-eval writes model_args into the results
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_MODEL_ARGS)
+def test_bad_model_args_fail_before_any_server_is_asked(extra, message):
+    """In-process, as lm-eval builds the model: its own model_args parser, then our checks."""
+    from lm_eval.api.registry import get_model
+
+    model_args = f"base_url=http://127.0.0.1:{free_port()}/v1,{extra}"
+    lm_eval_adds = {"batch_size": 1, "max_batch_size": None, "device": "cuda:0"}
+    with pytest.raises(ValueError) as error:
+        get_model("s1_server").create_from_arg_string(model_args, lm_eval_adds)
+    assert message in str(error.value) and "No vLLM server reachable" not in str(error.value)
+
+
+def test_a_bad_model_arg_is_the_last_line_of_the_lm_eval_command(tiny_task_dir, tmp_path):
+    """One value above through the real command (each run costs lm-eval's ~15 s task index):
+    the command line parses "-1" as a float, which the in-process parser does not."""
+    message = "max_retries=-1.0 is invalid: expected a whole number ≥ 0"
+    model_args = f"base_url=http://127.0.0.1:{free_port()}/v1,max_retries=-1"
+    run = lm_eval(model_args, tiny_task_dir, tmp_path)
     assert run.returncode != 0
     assert message in last_line(run) and "No vLLM server reachable" not in run.stderr
-
-
-def test_api_key_is_not_a_model_arg(tiny_task_dir, tmp_path):
-    run = lm_eval(f"base_url=http://127.0.0.1:{free_port()}/v1,api_key=x", tiny_task_dir, tmp_path)
-    assert run.returncode != 0 and "export OPENAI_API_KEY" in last_line(run)
 
 
 # -- against real servers ---------------------------------------------------------------------
@@ -294,50 +304,67 @@ def wait_until(condition, process, timeout=600.0) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.engine
-def test_a_server_killed_mid_run_hands_its_steps_to_the_other(
-    vllm_server, vllm_lm, smollm2_dir, tiny_task_dir, tmp_path
-):
-    with LocalServer(smollm2_dir, *serve_args()) as doomed:
-        urls = f"{vllm_server.url};{doomed.url}"
-        run = lm_eval(f"base_url={urls},num_concurrent=4", tiny_task_dir, tmp_path,
-                      gen_kwargs=SLOW_KWARGS, popen=True)  # fmt: skip
-        wait_until(lambda: steps_served(doomed) >= 2, run)
-        doomed.kill()
-        _, stderr = run.communicate(timeout=900)
-    assert run.returncode == 0, stderr[-4000:]
-    assert f"{doomed.url.removesuffix('/v1')} failed" in stderr
-    assert_same_as_in_process(vllm_lm, read_samples(tmp_path, "s1_test_arith"))
+@pytest.fixture(scope="module")
+def _spare(smollm2_dir):
+    server = LocalServer(smollm2_dir, *serve_args())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def spare_server(_spare):
+    """A second ``vllm serve`` that tests kill, shared by them (a start costs ~25 s of CPU):
+    started again for a test that finds it dead. The test that restarts it runs first."""
+    if _spare.process is None or _spare.process.poll() is not None:
+        _spare.start()
+    return _spare
 
 
 @pytest.mark.engine
-def test_a_dropped_server_takes_new_prompts_once_it_is_back(vllm_server, smollm2_dir, monkeypatch):
+def test_a_dropped_server_takes_new_prompts_once_it_is_back(vllm_server, spare_server, monkeypatch):
     monkeypatch.setattr(served, "READMIT_S", 0.5)
     monkeypatch.setattr(served, "BACKOFF_S", 0.1)
     sampling = parse_gen_kwargs({}).sampling
-    with LocalServer(smollm2_dir, *serve_args()) as flaky:
-        engine = served.prepare(f"{vllm_server.url};{flaky.url}", max_retries=1).get()
-        first, second = engine.servers
+    flaky = spare_server  # left running (restarted) for the next test
+    engine = served.prepare(f"{vllm_server.url};{flaky.url}", max_retries=1).get()
+    first, second = engine.servers
 
-        def run(prompts: list[str]) -> None:
-            for i, text in enumerate(prompts):
-                ids = tuple(engine.tokenizer.encode(text))
-                engine.submit(i, GenerationStep(ids, 8, sampling, head_len=len(ids)))
-            done = 0
-            while done < len(prompts):
-                done += len(engine.collect())
+    def run(prompts: list[str]) -> None:
+        for i, text in enumerate(prompts):
+            ids = tuple(engine.tokenizer.encode(text))
+            engine.submit(i, GenerationStep(ids, 8, sampling, head_len=len(ids)))
+        done = 0
+        while done < len(prompts):
+            done += len(engine.collect())
 
-        flaky.kill()
-        run(["What is 2 + 3?", "What is 7 + 8?", "Name a colour."])
-        assert not second.healthy and second.steps == 0 and first.steps == 3
-        flaky.start()  # the same port: a restarted node
-        deadline = time.monotonic() + 60
-        while not second.healthy and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert second.healthy, "the restarted server was not taken back"
-        run(["What is 6 times 7?", "Why is the sky blue?", "What is 9 - 9?", "Count to three."])
-        assert second.steps >= 1, "a server that is back takes new prompts"
-        engine.close()
+    flaky.kill()
+    run(["What is 2 + 3?", "What is 7 + 8?", "Name a colour."])
+    assert not second.healthy and second.steps == 0 and first.steps == 3
+    flaky.start()  # the same port: a restarted node
+    deadline = time.monotonic() + 60
+    while not second.healthy and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert second.healthy, "the restarted server was not taken back"
+    run(["What is 6 times 7?", "Why is the sky blue?", "What is 9 - 9?", "Count to three."])
+    assert second.steps >= 1, "a server that is back takes new prompts"
+    engine.close()
+
+
+@pytest.mark.engine
+def test_a_server_killed_mid_run_hands_its_steps_to_the_other(
+    vllm_server, vllm_lm, spare_server, tiny_task_dir, tmp_path
+):
+    doomed = spare_server
+    before = steps_served(doomed)  # what it served for an earlier test
+    urls = f"{vllm_server.url};{doomed.url}"
+    run = lm_eval(f"base_url={urls},num_concurrent=4", tiny_task_dir, tmp_path,
+                  gen_kwargs=SLOW_KWARGS, popen=True)  # fmt: skip
+    wait_until(lambda: steps_served(doomed) >= before + 2, run)
+    doomed.kill()
+    _, stderr = run.communicate(timeout=900)
+    assert run.returncode == 0, stderr[-4000:]
+    assert f"{doomed.url.removesuffix('/v1')} failed" in stderr
+    assert_same_as_in_process(vllm_lm, read_samples(tmp_path, "s1_test_arith"))
 
 
 def cached_responses(db: Path) -> int:

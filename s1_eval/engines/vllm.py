@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 from collections.abc import Hashable
 from typing import Any
 
@@ -121,7 +122,9 @@ def sampling_fields(step: GenerationStep, max_tokens: int) -> dict[str, Any]:
         "frequency_penalty": s.frequency_penalty,
         "stop": list(step.stop),
         "stop_token_ids": list(step.stop_token_ids),
+        # lm-eval's vllm backend sets both ("HF defaults"), so plain generations match it
         "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
     }
 
 
@@ -156,7 +159,8 @@ class VLLMEngine:
     """A vLLM ``LLM`` driven one step at a time (see module docstring).
 
     ``stats`` counts finished steps, their prompt tokens, how many of those the prefix cache
-    served, and the tokens generated.
+    served (vLLM's ``num_cached_tokens``), the tokens generated, and vLLM's own iterations:
+    how many, the seconds spent inside them and the requests in flight summed over them.
     """
 
     def __init__(self, llm: Any, tokenizer: HFTokenizer | None = None):
@@ -175,6 +179,9 @@ class VLLMEngine:
             "prompt_tokens": 0,
             "cached_prompt_tokens": 0,
             "generated_tokens": 0,
+            "iterations": 0,
+            "engine_s": 0.0,
+            "iteration_requests": 0,
         }
 
     @classmethod
@@ -205,8 +212,15 @@ class VLLMEngine:
             ready, self._ready = self._ready, []
             return ready
         engine = self.llm.llm_engine
+        stats = self.stats
         while engine.has_unfinished_requests():
-            finished = [o for o in engine.step() if o.finished]
+            # two clock reads and a len() per iteration, against milliseconds of model work
+            stats["iteration_requests"] += engine.get_num_unfinished_requests()
+            started = time.perf_counter()
+            outputs = engine.step()
+            stats["engine_s"] += time.perf_counter() - started
+            stats["iterations"] += 1
+            finished = [o for o in outputs if o.finished]
             if finished:
                 return [(self._pop_key(o.request_id), self._record(o)) for o in finished]
         raise RuntimeError("collect() called with no request in flight")

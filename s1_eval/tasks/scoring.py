@@ -4,8 +4,9 @@
 
 lm-eval writes whatever ``process_results`` returns into the sample's row of the samples file, so
 Control and the scaling plots can be computed from samples alone. Trace fields come from the
-``ForcedText`` the s1 backends return; other backends return plain strings and get -1 ("unknown")
-in every trace field, which keeps the columns numeric and aggregatable.
+``ForcedText`` the s1 backends return (``s1_eval.trace`` owns their names); other backends return
+plain strings and get -1 ("unknown") in every trace field, which keeps the columns numeric and
+aggregatable.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from typing import Any
 
 from s1_eval.grading import Grade, canonical_answer, grade_choice, grade_math, start_worker
 from s1_eval.metrics import cov_at_k, maj_at_k, pass_at_k
-from s1_eval.run_folder import UNKNOWN
-from s1_eval.trace import SAMPLE_FIELDS
+from s1_eval.trace import TRACE_COLUMNS, UNKNOWN, row_fields
 
 # lm-eval imports this module when it builds the tasks, long before the first response is
 # graded: the grading worker imports sympy meanwhile instead of delaying the first item
@@ -25,16 +25,7 @@ start_worker()
 #: Per-response text fields (aggregation "bypass" in the YAMLs).
 TEXT_FIELDS = ("extracted_answer", "grading_failure", "answer_source")
 #: Numeric per-response fields (aggregation "mean").
-NUMERIC_FIELDS = ("exact_match", "has_trace", *SAMPLE_FIELDS)
-
-
-def trace_fields(response: Any) -> dict[str, int]:
-    """The trace's sample fields, or -1 for each when the backend attached no trace."""
-    trace = getattr(response, "trace", None)
-    if trace is None:
-        return {"has_trace": 0, **dict.fromkeys(SAMPLE_FIELDS, UNKNOWN)}
-    fields = {k: (UNKNOWN if v is None else v) for k, v in trace.sample_fields().items()}
-    return {"has_trace": 1, **fields}
+NUMERIC_FIELDS = ("exact_match", *TRACE_COLUMNS)
 
 
 def grade_fields(grade: Grade) -> dict[str, Any]:
@@ -54,12 +45,12 @@ def _first(results: Sequence[Any]) -> Any:
 
 def process_math_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     response = _first(results)
-    return {**grade_fields(grade_math(response, doc["answer"])), **trace_fields(response)}
+    return {**grade_fields(grade_math(response, doc["answer"])), **row_fields(response)}
 
 
 def process_gpqa_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     response = _first(results)
-    return {**grade_fields(grade_choice(response, doc["answer"])), **trace_fields(response)}
+    return {**grade_fields(grade_choice(response, doc["answer"])), **row_fields(response)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,8 +100,8 @@ def score_samples(
     row["extracted_answers"] = [g.extracted for g in grades]
     row["sample_correct"] = [int(x) for x in correct]
     row["grading_failures"] = [g.failure for g in grades]
-    traces = [trace_fields(response) for response in responses]
-    for name in ("has_trace", *SAMPLE_FIELDS):
+    traces = [row_fields(response) for response in responses]
+    for name in TRACE_COLUMNS:
         values = [t[name] for t in traces]
         row[name] = _mean_known(values)  # the doc's mean; the list keeps each sample's value
         row[f"{name}_each"] = values
@@ -138,7 +129,7 @@ def sampling_metric_names(n: int) -> tuple[list[str], list[str]]:
     numeric = ["exact_match", "n_samples", "n_correct"]
     for k in sampling_ks(n):
         numeric += [f"pass@{k}", f"maj@{k}", f"cov@{k}"]
-    numeric += ["has_trace", *SAMPLE_FIELDS]
+    numeric += TRACE_COLUMNS
     bypass = ["extracted_answers", "sample_correct", "grading_failures"]
-    bypass += [f"{name}_each" for name in ("has_trace", *SAMPLE_FIELDS)]
+    bypass += [f"{name}_each" for name in TRACE_COLUMNS]
     return numeric, bypass
