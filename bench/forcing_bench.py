@@ -465,6 +465,17 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def device_name() -> str:
+    """The GPUs when torch sees CUDA (vLLM runs there), else the CPU, as the tables word them."""
+    import torch
+
+    from s1_eval.hardware import hardware_summary
+
+    if torch.cuda.is_available():
+        return hardware_summary()
+    return f"{platform.machine()} CPU x{os.cpu_count()}"
+
+
 def parse_engine_args(items: Sequence[str]) -> dict[str, Any]:
     args: dict[str, Any] = {}
     for item in items:
@@ -535,9 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "answer_tokens": args.answer_tokens,
             "preset": args.preset,
             "repeats": args.repeats,
-            "device": f"{platform.machine()} CPU x{os.cpu_count()}"
-            if "device" not in engine_args
-            else engine_args["device"],
+            "device": engine_args.get("device") or device_name(),
             "cpu_count": os.cpu_count(),
             "vllm": __import__("vllm").__version__,
         },

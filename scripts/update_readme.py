@@ -4,8 +4,9 @@
 
 Each generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``
 lines; everything else in the README is prose and stays as written. The demo section comes from
-results/demo, the lm-eval vllm parity table from s1_eval.parity, the Performance part's tables, the sentences quoting their numbers and the commands
-that reproduce them from results/bench/*.json (rendered by bench/bench_tables.py, which the
+results/demo, the control methods' table from results/methods, the lm-eval vllm parity table
+from s1_eval.parity, the Performance part's tables, the sentences quoting their numbers and the
+commands that reproduce them from results/bench/*.json (rendered by bench/bench_tables.py, which the
 bench scripts use for their own markdown too).
 """
 
@@ -30,6 +31,14 @@ def _parity() -> str:
     from s1_eval.parity import readme_table
 
     return readme_table()
+
+
+def _methods() -> str:
+    from s1_eval.methods_table import methods_markdown
+    from s1_eval.reference import load_reference
+    from s1_eval.report import build_report
+
+    return methods_markdown(build_report([REPO / "results" / "methods"]), load_reference(), False)
 
 
 def _demo() -> str:
@@ -60,6 +69,7 @@ def _bench(render: str, result: str) -> Callable[[], str]:
 SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
     "parity": _parity,
+    "methods": _methods,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
     "bench-sweep": _bench("sweep_section", "sweep_bench.json"),
