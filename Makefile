@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install browser demo test test-fast quality format bench bench-gpu
+.PHONY: install browser demo test test-fast test-load quality format bench bench-gpu
 
 install: $(VENV)/.installed browser
 
@@ -33,6 +33,11 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not engine and not slow"
+
+# Minutes of sustained load on two real servers (500 forced requests, one server killed and
+# restarted twice); rewrites results/load/. Run it on a quiet machine
+test-load: install
+	S1_EVAL_LOAD_RESULTS=results/load $(PY) -m pytest -m load tests/test_server_load.py
 
 quality: install
 	$(VENV)/bin/ruff check .

@@ -4,10 +4,11 @@
 
 Each generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``
 lines; everything else in the README is prose and stays as written. The demo section comes from
-results/demo, the control methods' table from results/methods, the lm-eval vllm parity table
-from s1_eval.parity, the Performance part's tables, the sentences quoting their numbers and the
-commands that reproduce them from results/bench/*.json (rendered by bench/bench_tables.py, which the
-bench scripts use for their own markdown too).
+results/demo, the control methods' table from results/methods, the served load test's result
+from results/load, the lm-eval vllm parity table from s1_eval.parity, the Performance part's
+tables, the sentences quoting their numbers and the commands that reproduce them from
+results/bench/*.json (rendered by bench/bench_tables.py, which the bench scripts use for their
+own markdown too).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def _methods() -> str:
     return methods_markdown(build_report([REPO / "results" / "methods"]), load_reference(), False)
 
 
+def _load() -> str:
+    return (REPO / "results" / "load" / "server_load.md").read_text()
+
+
 def _demo() -> str:
     from s1_eval.demo_report import readme_section
 
@@ -70,6 +75,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
     "parity": _parity,
     "methods": _methods,
+    "load": _load,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
     "bench-sweep": _bench("sweep_section", "sweep_bench.json"),

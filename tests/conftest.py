@@ -131,20 +131,20 @@ def process_results(doc, results):
 """
 
 
-def write_tiny_questions(folder: Path) -> Path:
-    """TINY_QUESTIONS as the data.jsonl of a local task in ``folder``; returns its path."""
+def write_tiny_questions(folder: Path, rows=TINY_QUESTIONS) -> Path:
+    """``rows`` (question, answer) as the data.jsonl of a local task in ``folder``; its path."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "data.jsonl"
     with open(path, "w") as f:
-        for question, answer in TINY_QUESTIONS:
+        for question, answer in rows:
             f.write(json.dumps({"question": question, "answer": answer}) + "\n")
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_task_dir(tmp_path_factory) -> Path:
-    """A local generate_until task (`s1_test_arith`) whose samples carry the forcing trace."""
-    folder = tmp_path_factory.mktemp("tiny_task")
-    write_tiny_questions(folder)
+def write_arith_task(folder: Path, rows=TINY_QUESTIONS, max_gen_toks: int = 160) -> Path:
+    """A local generate_until task (`s1_test_arith`) over ``rows`` whose samples carry the
+    forcing trace; returns ``folder`` for ``--include_path``."""
+    write_tiny_questions(folder, rows)
     (folder / "tiny_utils.py").write_text(TINY_TASK_UTILS)
     metrics = ["acc", "thinking_tokens", "answer_tokens", "max_tokens_thinking",
                "suppressions", "cap_fired", "rejection_tries"]  # fmt: skip
@@ -162,11 +162,17 @@ def tiny_task_dir(tmp_path_factory) -> Path:
         "output_type: generate_until\n"
         'doc_to_text: "{{question}}"\n'
         'doc_to_target: "{{answer}}"\n'
-        "generation_kwargs:\n  until: []\n  do_sample: false\n  max_gen_toks: 160\n"
+        f"generation_kwargs:\n  until: []\n  do_sample: false\n  max_gen_toks: {max_gen_toks}\n"
         "process_results: !function tiny_utils.process_results\n"
         f"metric_list:\n{metric_list}"
     )
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_task_dir(tmp_path_factory) -> Path:
+    """The TINY_QUESTIONS task, written once for every test that runs it."""
+    return write_arith_task(tmp_path_factory.mktemp("tiny_task"))
 
 
 def kill_after_first_cell(command: list[str], env: dict) -> str:

@@ -109,7 +109,7 @@ def test_a_stream_split_anywhere_assembles_to_the_same_step():
     assert stream.result().finish_reason == "error" and stream.result().error == "boom"
 
 
-def test_steps_of_one_prompt_stay_on_one_server_and_new_prompts_go_to_the_least_busy():
+def test_a_prompt_stays_on_its_server_unless_that_is_far_busier_new_ones_go_to_the_least_busy():
     engine = served.ServerEngine(
         ["http://127.0.0.1:1", "http://127.0.0.1:2"], served.ServerSettings("m"), None, 2048
     )
@@ -125,6 +125,13 @@ def test_steps_of_one_prompt_stay_on_one_server_and_new_prompts_go_to_the_least_
     # a continuation (same head, more thinking) and a sweep's other budget go back to it
     assert engine._server_for(step((1, 2, 3), thinking=(9, 9))) is second
     assert engine._server_for(step((4, 5))) is first
+    # ...unless it has far more steps in flight than another (a restarted node): then it moves
+    second.in_flight, first.in_flight = 6, 0
+    assert engine._server_for(step((1, 2, 3), thinking=(9, 9, 9))) is second
+    second.in_flight = 12
+    assert engine._server_for(step((1, 2, 3), thinking=(9, 9, 9))) is first
+    assert engine._server_for(step((1, 2, 3), thinking=(9, 9, 9, 9))) is first  # its new home
+    first.in_flight = second.in_flight = 0
     second.healthy = False
     assert engine._server_for(step((1, 2, 3), thinking=(9,))) is first
     first.healthy = False

@@ -8,7 +8,9 @@ back its generated token ids (``return_token_ids``), so a continuation never re-
 Steps run concurrently (asyncio on a background thread, at most ``num_concurrent`` in flight)
 and each request continues the moment its step returns. A new request goes to the server with
 the least outstanding work; its later steps (and every other request with the same prompt, such
-as a sweep's budgets) go back to that server, whose prefix cache holds the prompt. A server
+as a sweep's budgets) go back to that server, whose prefix cache holds the prompt, unless it
+is clearly busier than another (a restarted or late node): then the prompt moves to the
+least busy one, which recomputes its prefix once rather than sitting idle. A server
 that keeps failing after ``max_retries`` retries is dropped and its steps move to the others;
 it takes new prompts again once its ``/health`` answers.
 """
@@ -44,6 +46,10 @@ BACKOFF_S = 0.5
 READMIT_S = 5.0
 #: HTTP statuses that say "try again" rather than "this request is wrong"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: a prompt leaves its home server when that one has this many more steps in flight...
+BALANCE_ABS = 8
+#: ...and this many times as many as the least busy server
+BALANCE_REL = 1.5
 
 
 def prepare(
@@ -94,7 +100,14 @@ class _Server:
     root: str
     healthy: bool = True
     outstanding: int = 0  # tokens asked for by the steps in flight there
+    in_flight: int = 0  # steps in flight there
     steps: int = 0
+
+
+def _overloaded(home: _Server, healthy: list[_Server]) -> bool:
+    """Whether ``home`` is so much busier than the idlest server that its cache is not worth it."""
+    idlest = min(server.in_flight for server in healthy)
+    return home.in_flight - idlest > BALANCE_ABS and home.in_flight > BALANCE_REL * idlest
 
 
 def _shut_down(loop: asyncio.AbstractEventLoop, session: Any) -> None:
@@ -211,8 +224,9 @@ class ServerEngine:
             )
         head = hashlib.blake2b(repr(step.prompt_token_ids[: step.head_len]).encode()).hexdigest()
         home = self._home.get(head)
-        if home is None or not home.healthy:
-            home = min(healthy, key=lambda s: s.outstanding)
+        least = min(healthy, key=lambda s: s.outstanding)
+        if home is None or not home.healthy or _overloaded(home, healthy):
+            home = least
             self._home[head] = home
         return home
 
@@ -273,6 +287,7 @@ class ServerEngine:
                 if not server.healthy:
                     return None
             server.outstanding += work
+            server.in_flight += 1
             try:
                 async with self._session.post(url, json=body) as response:
                     status = response.status
@@ -288,6 +303,7 @@ class ServerEngine:
                 continue
             finally:
                 server.outstanding -= work
+                server.in_flight -= 1
             if status == 200:
                 if stream.finish_reason is None and stream.error is None:
                     logger.info("s1_server: %s: stream cut short (attempt %d)", url, attempt + 1)
