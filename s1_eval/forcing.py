@@ -12,7 +12,7 @@ only the strings we insert are tokenized. What a batch shares (its cap, its stop
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from s1_eval.budget import GenerationSettings, Sampling
@@ -25,10 +25,19 @@ from s1_eval.trace import ForcedText, Trace
 class ForcedRequest:
     """The state machine of one request; ``start`` and ``advance`` return the next step."""
 
-    def __init__(self, prompt_ids: Sequence[int], plan: BatchPlan, index: int = 0):
+    def __init__(
+        self,
+        prompt_ids: Sequence[int],
+        plan: BatchPlan,
+        index: int = 0,
+        position: int | None = None,
+    ):
         self.plan = plan
         self.prompt_ids = tuple(prompt_ids)
         self.index = index
+        #: the request's place in its whole batch, which seeds its sampling (a data-parallel
+        #: replica holds a share of the batch: its index 0 may be the batch's request 5)
+        self.position = index if position is None else position
         # Some chat templates already open the block (R1 distills end with "<think>\n"):
         # opening it again would double the tag, so count thinking from the template's tag.
         # One that closed it (Qwen3, enable_thinking=False) asked for no thinking: answer at once.
@@ -209,7 +218,7 @@ class ForcedRequest:
         if sampling.seed is None:
             return sampling
         tries = self.plan.settings.forcing.rejection_max_tries
-        return replace(sampling, seed=sampling.seed + self.index * tries + self.tries - 1)
+        return replace(sampling, seed=sampling.seed + self.position * tries + self.tries - 1)
 
     # -- token bookkeeping ------------------------------------------------------------------
     def _clean(self, token_ids: Sequence[int], drop_stop: bool) -> tuple[int, ...]:
@@ -291,13 +300,35 @@ def force_generate_many(
     Each batch is planned on its own (its cap, its seeds by position), exactly as if it ran
     alone; ``on_done(batch, index, text)`` fires as each request finishes.
     """
+    outputs: list[list[ForcedText | None]] = [[None] * len(p) for p, _ in batches]
+    stream = forced_stream(engine, batches)
+    try:
+        for batch, index, text in stream:
+            outputs[batch][index] = text
+            if on_done is not None:
+                on_done(batch, index, text)
+    finally:  # a failing on_done cancels the steps in flight now, not when garbage collected
+        stream.close()
+    return outputs  # type: ignore[return-value]
+
+
+def forced_stream(
+    engine: Engine,
+    batches: Sequence[tuple[Sequence[Sequence[int]], GenerationSettings]],
+    positions: Sequence[Sequence[int]] | None = None,
+) -> Iterator[tuple[int, int, ForcedText]]:
+    """Yield ``(batch, index, text)`` as each request of ``batches`` finishes.
+
+    ``positions[b][i]`` is request ``i``'s place in the whole batch ``b`` when ``batches`` hold
+    only a share of it (its seeds follow that place); the settings' cap must then be resolved
+    already (``auto`` depends on the whole batch's longest prompt).
+    """
     plans = [plan_batch(engine.tokenizer, prompts, settings) for prompts, settings in batches]
     requests = {
-        (b, i): ForcedRequest(prompt, plan, i)
+        (b, i): ForcedRequest(prompt, plan, i, positions[b][i] if positions else None)
         for b, (plan, (prompts, _)) in enumerate(zip(plans, batches, strict=True))
         for i, prompt in enumerate(prompts)
     }
-    outputs: list[list[ForcedText | None]] = [[None] * len(p) for p, _ in batches]
     try:
         for key, request in requests.items():
             engine.submit(key, request.start())
@@ -311,13 +342,11 @@ def force_generate_many(
                     continue
                 pending -= 1
                 batch, index = key
-                outputs[batch][index] = request.output()
-                if on_done is not None:
-                    on_done(batch, index, outputs[batch][index])
+                yield batch, index, request.output()
     except BaseException:
-        # an interrupted pass must not leave steps in an engine that is used again
+        # an interrupted pass (or a consumer that stopped early) must not leave steps in an
+        # engine that is used again
         cancel = getattr(engine, "cancel", None)
         if cancel is not None:
             cancel()
         raise
-    return outputs  # type: ignore[return-value]

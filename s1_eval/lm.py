@@ -25,7 +25,7 @@ from tqdm import tqdm
 from s1_eval import parity
 from s1_eval.budget import PRESETS, GenerationSettings, forcing_requested, parse_gen_kwargs
 from s1_eval.chat_template import CHAT_TEMPLATE_ARGS, chat_template_variables
-from s1_eval.forcing import force_generate_many, plan_batch
+from s1_eval.forcing import forced_stream, plan_batch
 from s1_eval.messages import did_you_mean
 from s1_eval.sharing import SharedSteps, StepStore
 from s1_eval.think_end import check_think_end_token, eos_text, strip_thinking
@@ -114,8 +114,6 @@ class _ForcingLM(LM):
         """
         checked = [self._check(requests) for requests in request_lists]  # before the engine
         engine = self.engine
-        if self.share_steps:
-            engine = SharedSteps(engine, store)
         outputs: list[list[str]] = [[""] * len(requests) for requests in request_lists]
         total = sum(len(requests) for requests in request_lists)
         bar = tqdm(total=total, disable=disable_tqdm, desc=f"{self.lazy.name} forcing")
@@ -143,9 +141,16 @@ class _ForcingLM(LM):
             if on_done is not None:
                 on_done(which, indices[i], text)
 
+        if hasattr(engine, "forced_stream"):  # data-parallel replicas run the loop themselves
+            stream = engine.forced_stream(batches, share=self.share_steps)
+        else:
+            engine = SharedSteps(engine, store) if self.share_steps else engine
+            stream = forced_stream(engine, batches)
         try:
-            force_generate_many(engine, batches, on_done=done)
-        finally:  # a failed pass must not print its bar after the error line
+            for batch, index, text in stream:
+                done(batch, index, text)
+        finally:  # a failed pass cancels its steps and must not print its bar after the error
+            stream.close()
             bar.close()
         self.last_sharing = engine.stats if self.share_steps else None
         return outputs

@@ -49,7 +49,7 @@ UPSTREAM_VLLM: dict[str, Parity] = {
     "max_length": Parity("same", "rejected", "another name for max_model_len (giving both is an error, as upstream).", "use max_model_len instead."),
     "max_model_len": Parity("same", "same"),
     "seed": Parity("same", "serve", "vLLM's engine seed; s1_vllm keeps vLLM's default (upstream: 1234); per-request seeds: the gen_kwarg seed."),
-    "data_parallel_size": Parity("limited", "limited", "1 only, since the forcing loop drives one engine: for N replicas start N `vllm serve` and give s1_server base_url=URL1;URL2;... instead."),
+    "data_parallel_size": Parity("same", "limited", "N engine replicas as Ray workers, as upstream (`pip install 's1-eval[ray]'`); each runs the whole forcing loop on its share, and greedy results equal one engine's, in order.", "1 only: for N replicas start N `vllm serve` and give base_url=URL1;URL2;... instead."),
     "lora_local_path": Parity("rejected", "rejected", "the forcing loop sends no LoRA request: serve the adapter (vllm serve M --enable-lora --lora-modules NAME=PATH) and use s1_server with model=NAME, or merge it into the weights, instead."),
     "enable_thinking": Parity("same", "same", "passed into the chat template; unlike upstream, think_end_token is not required with it (the answer is split from the thinking anyway)."),
     "chat_template_args": Parity("same", "same", "passed into the chat template (a dict, or its JSON text); recorded as config.s1_chat_template_args."),
@@ -88,8 +88,10 @@ def apply(backend: Backend, kwargs: dict[str, Any]) -> None:
             raise _rejection(backend, name, kwargs[name])
     if "data_parallel_size" in kwargs:
         replicas = as_int("data_parallel_size", kwargs.pop("data_parallel_size"), 1)
-        if replicas > 1:
+        if replicas > 1 and backend != "s1_vllm":
             raise _rejection(backend, "data_parallel_size", replicas)
+        if replicas > 1:
+            kwargs["data_parallel_size"] = replicas  # s1_eval.engines.replicas
     if backend != "s1_vllm":
         return
     if "max_length" in kwargs:

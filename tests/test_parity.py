@@ -92,7 +92,6 @@ def test_a_refused_arg_fails_before_loading_or_connecting(backend, name):
     [
         ("S1VLLM", {"data_parallel_size": 0}, "data_parallel_size=0 is invalid: expected an integer >= 1."),
         ("S1VLLM", {"data_parallel_size": "two"}, "data_parallel_size='two' is invalid"),
-        ("S1VLLM", {"data_parallel_size": 2}, "data_parallel_size=2 is not supported by s1_vllm"),
         ("S1Server", {"data_parallel_size": 4}, "data_parallel_size=4 is not supported by s1_server"),
         ("S1VLLM", {"max_length": 0}, "max_length=0 is invalid"),
         ("S1VLLM", {"max_length": 64, "max_model_len": 64}, "max_length=64 and max_model_len=64 are the same setting"),

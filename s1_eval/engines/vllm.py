@@ -11,6 +11,7 @@ the tokenizer without starting vLLM, for the lm-eval backend.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import time
 from collections.abc import Hashable
@@ -85,6 +86,19 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
 def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
     """Check every model_arg and load the tokenizer; the engine starts on first use."""
     engine_args = {"enable_prefix_caching": True, **engine_args}
+    replicas = engine_args.pop("data_parallel_size", 1)
+    if replicas > 1:
+        from s1_eval.engines.replicas import import_ray
+
+        import_ray()  # missing Ray fails now, not after the model loaded
+        if engine_args.get("enable_expert_parallel"):
+            raise ValueError(
+                f"data_parallel_size={replicas} with enable_expert_parallel=True is not "
+                "supported (as in lm-eval's vllm): replicas are independent engines. Use "
+                "tensor_parallel_size > 1 with data_parallel_size=1 instead."
+            )
+        # each replica is one engine; an inner Ray executor would nest placement groups
+        engine_args.pop("distributed_executor_backend", None)
     model = check_engine_args(pretrained, engine_args).model_config
     tokenizer = load_tokenizer(
         pretrained,
@@ -94,12 +108,21 @@ def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
         # tokenizer_mode=slow: the loop encodes with the same kind of tokenizer vLLM does
         use_fast=engine_args.get("tokenizer_mode") != "slow",
     )
-    return LazyEngine(
-        "vllm",
-        tokenizer,
-        model.max_model_len,
-        lambda: VLLMEngine.load(pretrained, loop_tokenizer=tokenizer, **engine_args),
-    )
+    if replicas > 1:
+        from s1_eval.engines.replicas import ReplicaPool
+
+        def start():
+            load = functools.partial(
+                VLLMEngine.load, pretrained, loop_tokenizer=tokenizer, **engine_args
+            )
+            gpus = engine_args.get("tensor_parallel_size", 1)
+            return ReplicaPool.start(replicas, load, tokenizer, gpus_per_replica=gpus)
+    else:
+
+        def start():
+            return VLLMEngine.load(pretrained, loop_tokenizer=tokenizer, **engine_args)
+
+    return LazyEngine("vllm", tokenizer, model.max_model_len, start)
 
 
 def sampling_fields(step: GenerationStep, max_tokens: int) -> dict[str, Any]:
