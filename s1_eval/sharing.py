@@ -4,12 +4,14 @@
 
 Budget forcing decides each step from the request's own tokens, so requests that differ only
 in ``max_tokens_thinking`` send the same steps (same prompt ids, sampling, stops) with different
-``max_tokens`` until one of them reaches its cap. This wrapper merges such steps into one engine
-step with the largest ``max_tokens`` and derives the others by cutting its output: the first
-``m`` tokens of a longer greedy (or seeded) generation are what an ``m``-token step returns, and
-a step that stopped earlier stopped the same way. Identical steps (the answer phase of budgets
-whose thinking ended below both caps) run once. The forcing state machines are unchanged: each
-budget still makes its own decisions, so its response and trace are those of a separate run.
+``max_tokens`` until one of them reaches its cap. This wrapper runs such steps as one generation
+and derives each from it: the first ``m`` tokens of a longer greedy (or seeded) generation are
+what an ``m``-token step returns, and a step that stopped earlier stopped the same way. A greedy
+generation stops at the narrowest limit first and is continued for the wider ones, so each
+budget moves on to its answer when its own cap is reached (a seeded one runs the widest limit).
+Identical steps (the answer phase of budgets whose thinking ended below both caps) run once.
+The forcing state machines are unchanged: each budget still makes its own decisions, so its
+response and trace are those of a separate run.
 
 Every result lands in a ``StepStore``; with a file it is appended at once, so a killed run loses
 no generated token, and a later run with a larger budget continues the stored thinking instead
@@ -136,7 +138,7 @@ class _Group:
     """One engine step serving every waiting request with the same signature."""
 
     sig: str
-    step: GenerationStep  # as asked by the widest member
+    step: GenerationStep  # as asked by the member it runs for (narrowest, if greedy)
     waiting: list[tuple[Hashable, GenerationStep]]
     prefix: StoredStep | None = None  # when continuing a stored output
 
@@ -197,19 +199,25 @@ class SharedSteps:
             else:
                 wanted.setdefault(sig, []).append((key, step))
         for sig, members in wanted.items():
-            widest = max((step for _, step in members), key=lambda s: s.max_tokens)
+            limits = [step for _, step in members]
             stored = self.store.get(sig)
-            group = _Group(sig, widest, members)
-            step = widest
-            if stored is not None and widest.sampling.greedy and stored.length > 0:
+            greedy = limits[0].sampling.greedy
+            # greedy: stop at the narrowest member's limit first and continue the stored
+            # output for the wider ones, so each budget's next phase starts when its own
+            # limit is reached, not when the widest one's is; a seeded sampler cannot
+            # continue mid-stream, so it runs the widest limit at once
+            chosen = (min if greedy else max)(limits, key=lambda s: s.max_tokens)
+            group = _Group(sig, chosen, members)
+            step = chosen
+            if stored is not None and greedy and stored.length > 0:
                 # continue the stored output: only the tokens past it are generated
                 group.prefix = stored
                 ids = stored.result.token_ids
                 step = replace(
-                    widest,
-                    prompt_token_ids=widest.prompt_token_ids + ids,
-                    max_tokens=widest.max_tokens - len(ids),
-                    min_tokens=max(0, widest.min_tokens - len(ids)),
+                    chosen,
+                    prompt_token_ids=chosen.prompt_token_ids + ids,
+                    max_tokens=chosen.max_tokens - len(ids),
+                    min_tokens=max(0, chosen.min_tokens - len(ids)),
                 )
             index = self._next_group
             self._next_group += 1

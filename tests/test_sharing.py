@@ -238,3 +238,25 @@ def test_a_store_without_a_file_does_not_keep_every_token():
     alone, _ = separate_runs({})
     assert as_records(shared) == as_records(alone)
     assert engine.store.steps == {}
+
+
+class LongModel(PrefixModel):
+    """Never stops on its own: only the step's limit ends it."""
+
+    def next_token(self, prefix: Sequence[int], phase: str) -> int:
+        return 200 + ord("abcdefgh"[(sum(prefix[-3:]) + len(prefix)) % 8])
+
+
+def test_a_greedy_step_answers_the_narrowest_limit_first_then_continues_for_the_wider():
+    model = LongModel()
+    engine = SharedSteps(model)
+    sampling = parse_gen_kwargs({}).sampling
+    engine.submit("wide", GenerationStep((5, 6), 30, sampling))
+    engine.submit("narrow", GenerationStep((5, 6), 10, sampling))
+    first = engine.collect()
+    # the narrow budget moves on after 10 generated tokens, not after the wide one's 30
+    assert [key for key, _ in first] == ["narrow"] and model.generated == 10
+    [(key, wide)] = engine.collect()
+    assert key == "wide" and model.generated == 30 and engine.stats["engine_steps"] == 2
+    alone = LongModel()._run(GenerationStep((5, 6), 30, sampling))
+    assert wide == alone and first[0][1].token_ids == alone.token_ids[:10]
