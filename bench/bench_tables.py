@@ -251,9 +251,10 @@ def _longest_requests(record: dict[str, Any]) -> str:
     shared = paths["shared"]["longest_request_tokens"]
     largest = paths["largest alone"]["longest_request_tokens"]
     return (
-        f"A pass takes at least as many engine iterations as its longest request has tokens: "
-        f"{shared} in the shared sweep vs {largest} for the largest "
-        f"budget alone, {shared / largest:.2f} times as many."
+        "A pass needs about one engine iteration per token of its longest request (thinking "
+        "and answer; the inserted Wait and delimiter tokens are prefilled, not decoded): "
+        f"{shared} tokens in the shared sweep vs {largest} for the largest budget alone, "
+        f"{shared / largest:.2f} times as many."
     )
 
 

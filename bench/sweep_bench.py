@@ -79,7 +79,7 @@ def run_path(lm, config: SweepConfig, share: bool, task_manager) -> dict:
         "tokens": parts["engine"]["generated_tokens"],
         "samples": len(rows),
         "capped": sum(row["cap_fired"] for row in rows),
-        # no pass takes fewer engine iterations than its longest request has tokens
+        # a pass needs about one engine iteration per token of its longest request
         "longest_request_tokens": max(
             (row["thinking_tokens"] + row["answer_tokens"] for row in rows), default=0
         ),
