@@ -33,10 +33,10 @@ if __name__ == "__main__":
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from s1_eval.budget import GenerationSettings, parse_gen_kwargs
+from s1_eval.core.forcing import force_generate
+from s1_eval.core.settings import GenerationSettings, parse_gen_kwargs
+from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.vllm import VLLMEngine, sampling_params
-from s1_eval.forcing import force_generate
-from s1_eval.steps import GenerationStep, StepResult
 from s1_eval.trace import ForcedText
 
 PATHS = ("plain", "rounds", "continuous")
@@ -469,7 +469,7 @@ def device_name() -> str:
     """The GPUs when torch sees CUDA (vLLM runs there), else the CPU, as the tables word them."""
     import torch
 
-    from s1_eval.hardware import hardware_summary
+    from s1_eval.runs.hardware import hardware_summary
 
     if torch.cuda.is_available():
         return hardware_summary()
@@ -523,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(caps) != len(sizes):
         parser.error("--caps needs one value per batch size")
     if args.model is None:
-        from s1_eval.smollm2 import ensure_smollm2
+        from s1_eval.demo.smollm2 import ensure_smollm2
 
         model, model_name = str(ensure_smollm2()), "SmolLM2-135M-Instruct"
         engine_args = {"max_model_len": 2048, "block_size": 32, "enforce_eager": True}

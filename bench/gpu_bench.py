@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing is not None:
         print(f"bench-gpu: {missing}", file=sys.stderr)
         return 1
-    from s1_eval.hardware import gpu_details
+    from s1_eval.runs.hardware import gpu_details
 
     details = gpu_details()
     todo = commands(args.out, details["gpu_count"], args.repeats)

@@ -25,9 +25,9 @@ if __name__ == "__main__":
 
 from sweep_bench import timed_sweep
 
-from s1_eval.demo import STOCK_TASK, stock_config
-from s1_eval.smollm2 import ensure_smollm2
-from s1_eval.sweep import build_lm, make_task_manager
+from s1_eval.demo.run import STOCK_TASK, stock_config
+from s1_eval.demo.smollm2 import ensure_smollm2
+from s1_eval.sweep.run import build_lm, make_task_manager
 
 
 def run_path(lm, config, task_manager) -> dict:

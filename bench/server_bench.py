@@ -28,13 +28,13 @@ from typing import Any
 from bench_tables import server_markdown
 from forcing_bench import chat_prompts, make_settings
 
+from s1_eval.core.forcing import force_generate
+from s1_eval.core.steps import GenerationStep
+from s1_eval.demo.smollm2 import ensure_smollm2
 from s1_eval.engines.local_server import LocalServer
 from s1_eval.engines.server import ServerEngine, ServerSettings
 from s1_eval.engines.tokenizer import load_tokenizer
-from s1_eval.forcing import force_generate
-from s1_eval.hardware import hardware_summary
-from s1_eval.smollm2 import ensure_smollm2
-from s1_eval.steps import GenerationStep
+from s1_eval.runs.hardware import hardware_summary
 
 SERVE_FLAGS = ("--max-model-len", "2048", "--block-size", "32", "--seed", "0")
 #: the dev-mode API adds POST /reset_prefix_cache, so no run profits from another's cache

@@ -2,7 +2,7 @@
 
     python bench/sweep_bench.py --budgets 32,64,128,256 --limit 16 --repeats 3 --out results/bench
 
-Runs ``s1_eval.sweep.run_sweep`` with the stock demo's setup (``s1-eval demo --stock``: SmolLM2
+Runs ``s1_eval.sweep.run.run_sweep`` with the stock demo's setup (``s1-eval demo --stock``: SmolLM2
 on the arithmetic task, plain preset, one "Wait"), where thinking often runs into the cap, as
 on hard problems:
 (a) ``independent``: cell after cell, each generating its own thinking (``--independent``);
@@ -37,11 +37,11 @@ from dataclasses import replace
 from bench_tables import sweep_markdown
 from sweep_breakdown import GenerateTimer, breakdown, engine_counters, vllm_counters
 
-from s1_eval.demo import STOCK_TASK, stock_config
-from s1_eval.hardware import hardware_summary, vllm_version
-from s1_eval.smollm2 import ensure_smollm2
-from s1_eval.sweep import SweepConfig, build_lm, make_task_manager, run_sweep
-from s1_eval.sweep_shared import PassTimes
+from s1_eval.demo.run import STOCK_TASK, stock_config
+from s1_eval.demo.smollm2 import ensure_smollm2
+from s1_eval.runs.hardware import hardware_summary, vllm_version
+from s1_eval.sweep.run import SweepConfig, build_lm, make_task_manager, run_sweep
+from s1_eval.sweep.shared import PassTimes
 
 
 def timed_sweep(lm, config: SweepConfig, share: bool, task_manager) -> tuple[float, dict, list]:

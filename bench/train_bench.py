@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from s1_eval.bundled import TRAINER_DIR
+from s1_eval.common.bundled import TRAINER_DIR
 from s1_eval.trainer import sft
 
 RECIPE = TRAINER_DIR / "recipes" / "tiny_cpu.yaml"
@@ -36,7 +36,7 @@ class StepClock(TrainerCallback):
 
 
 def default_model() -> str:
-    from s1_eval.smollm2 import ensure_smollm2
+    from s1_eval.demo.smollm2 import ensure_smollm2
 
     return str(ensure_smollm2())
 

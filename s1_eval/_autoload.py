@@ -16,7 +16,7 @@ lm-eval 0.4.x discovers no plugins (no entry points for models or tasks), so a p
    Not earlier: ``get_model`` imports ``lm_eval.models`` only while the registry is empty, so
    registering first would hide every built-in model.
 4. When ``lm_eval.tasks.manager`` finishes importing, every ``TaskManager`` gets this package's
-   task folder (``s1_eval.bundled.TASKS_DIR``) first on its include path, so ``--tasks s1_*``
+   task folder (``s1_eval.common.bundled.TASKS_DIR``) first on its include path, so ``--tasks s1_*``
    and the s1 fork's task names resolve without ``--include_path``.
 
 The functions it runs live in ``s1_eval.registration``. Tests: tests/test_registration.py

@@ -12,9 +12,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from s1_eval.messages import one_line
-from s1_eval.metrics import SCALING_UNIT
-from s1_eval.sweep_args import add_sweep_arguments, sweep_config_from_args
+from s1_eval.common.log import OneLineParser, one_line
+from s1_eval.report.metrics import SCALING_UNIT
+from s1_eval.sweep.args import add_sweep_arguments, sweep_config_from_args
 
 EPILOG = f"""Scaling is reported in {SCALING_UNIT}.
 Examples:
@@ -28,20 +28,12 @@ Examples:
 """
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a bad option as one line: ``error: --key: what is accepted``."""
-
-    def error(self, message: str):
-        message = message.removeprefix("argument ")
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def _terminate_as_exit(signum, _frame):
     raise SystemExit(128 + signum)  # lets the sweep remove its unfinished cell
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from s1_eval.sweep import run_sweep, sweep_and_report
+    from s1_eval.sweep.run import run_sweep, sweep_and_report
 
     config, output = sweep_config_from_args(args)
     previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
@@ -60,28 +52,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from s1_eval.files import write_all_atomic
-    from s1_eval.leaderboard import report_files
-    from s1_eval.report import build_report
+    from s1_eval.common.files import write_all_atomic
+    from s1_eval.report.build import build_report
+    from s1_eval.report.leaderboard import report_files, to_markdown
 
     # every input is read and every output rendered before the first file is replaced
     report = build_report(args.runs, metric=args.metric, filter_name=args.filter)
     paper = ""
     if args.reference:
-        from s1_eval.reference import load_reference, paper_interval_lines
+        from s1_eval.report.reference import load_reference, paper_interval_lines
 
         reference = load_reference(None if args.reference is True else args.reference)
         paper = "\n" + "\n".join(paper_interval_lines(reference)) + "\n"
     if args.methods:
-        from s1_eval.methods_table import methods_markdown
+        from s1_eval.report.methods_table import methods_markdown
 
         reference = None
         if args.reference:
-            from s1_eval.reference import load_reference
+            from s1_eval.report.reference import load_reference
 
             reference = load_reference(None if args.reference is True else args.reference)
         print(methods_markdown(report, reference))
-    print(report.markdown() + paper, end="")
+    print(to_markdown(report) + paper, end="")
     if not report.cells:
         print("error: runs: no finished cells to report; nothing written", file=sys.stderr)
         return 1
@@ -89,15 +81,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         contents = report_files(report, args.output)
         contents[Path(args.output) / "leaderboard.md"] += paper
         if args.plot:
-            from s1_eval.plots import render_scaling
+            from s1_eval.report.plots import render_scaling
 
             contents[Path(args.output) / "scaling.png"] = render_scaling(report, args.reference)
         with _sweep_folder_lock(Path(args.output)):  # never beside a sweep writing there
             files = write_all_atomic(contents)
         print("wrote: " + ", ".join(str(p) for p in files))
     if args.html:
-        from s1_eval.files import write_atomic
-        from s1_eval.html_page import render_html
+        from s1_eval.common.files import write_atomic
+        from s1_eval.report.html_page import render_html
 
         write_atomic(Path(args.html), render_html(report, args.reference))
         print(f"wrote: {args.html}")
@@ -105,7 +97,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from s1_eval.compare import compare_sides, comparison_json
+    from s1_eval.report.compare import compare_sides, comparison_json
 
     comparison = compare_sides(
         args.a,
@@ -122,14 +114,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _sweep_folder_lock(folder: Path):
     """The run folder's lock when ``folder`` is a sweep's (a board folder needs none)."""
-    from s1_eval.folder_lock import run_folder_lock
-    from s1_eval.run_folder import is_sweep
+    from s1_eval.runs.folder import is_sweep
+    from s1_eval.runs.lock import run_folder_lock
 
     return run_folder_lock(folder) if is_sweep(folder) else contextlib.nullcontext()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from s1_eval.submit import verify_with_bundles
+    from s1_eval.report.submit import verify_with_bundles
 
     problems, summary = verify_with_bundles(args.runs, include_path=args.include_path)
     if not problems:
@@ -142,15 +134,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from s1_eval.submit import make_bundle
+    from s1_eval.report.submit import make_bundle
 
     print(f"wrote: {make_bundle(args.runs, args.output, include_path=args.include_path)}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from s1_eval.plots import plot_scaling
-    from s1_eval.report import build_report
+    from s1_eval.report.build import build_report
+    from s1_eval.report.plots import plot_scaling
 
     report = build_report(args.runs, metric=args.metric, filter_name=args.filter)
     for warning in report.warnings:
@@ -167,8 +159,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The README's main job: s1 in miniature, offline on SmolLM2 (see s1_eval.demo)."""
-    from s1_eval import demo
+    """The README's main job: s1 in miniature, offline on SmolLM2 (see s1_eval.demo.run)."""
+    from s1_eval.demo.run import run as demo
 
     if args.stock and args.methods:
         raise ValueError("--methods: runs on the trained model; leave out --stock")
@@ -228,7 +220,7 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    parser = OneLineParser(
         prog="s1-eval",
         description="Budget forcing evaluation on lm-evaluation-harness.",
         epilog=EPILOG,

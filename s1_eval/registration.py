@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import inspect
 
-from s1_eval.bundled import TASKS_DIR
+from s1_eval.common.bundled import TASKS_DIR
 
 #: lm-eval model name -> "module:class" (string targets: nothing heavy is imported here)
 MODELS = {
-    "s1_vllm": "s1_eval.lm:S1VLLM",
-    "s1_hf": "s1_eval.lm:S1HF",
-    "s1_server": "s1_eval.lm:S1Server",
-    "s1_scripted": "s1_eval.lm:S1Scripted",
+    "s1_vllm": "s1_eval.backends.lm:S1VLLM",
+    "s1_hf": "s1_eval.backends.lm:S1HF",
+    "s1_server": "s1_eval.backends.lm:S1Server",
+    "s1_scripted": "s1_eval.backends.lm:S1Scripted",
 }
 
 

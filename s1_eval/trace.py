@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from s1_eval.run_folder import number
+from s1_eval.common.numbers import number
 
 #: The trace fields a task copies into every sample row (see ``Trace.sample_fields``).
 SAMPLE_FIELDS = (
@@ -132,3 +132,26 @@ class ForcedText(str):
     def thinking(self) -> str:
         """Everything before the answer phase: opening delimiter, thinking, closing text."""
         return str(self)[: self.trace.answer_start] if self.trace else ""
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One samples row as metrics read it (``None`` = absent or unknown in the samples file):
+    the doc, its score and one field per trace column (``s1_eval.trace.SAMPLE_FIELDS``)."""
+
+    doc_id: int
+    correct: float | None
+    thinking_tokens: int | None = None
+    max_tokens_thinking: int | None = None
+    cap_fired: int | None = None
+    suppressions: int | None = None
+    answer_tokens: int | None = None
+    rejection_tries: int | None = None
+    loop_stopped: int | None = None
+    #: lm-eval's hash of the document: the same doc id with another hash is another problem
+    doc_hash: str | None = None
+
+    @property
+    def has_trace(self) -> bool:
+        """False when the sample's thinking length is absent or unknown (no trace)."""
+        return self.thinking_tokens is not None

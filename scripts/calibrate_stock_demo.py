@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from s1_eval.budget import parse_gen_kwargs
+from s1_eval.core.forcing import force_generate
+from s1_eval.core.settings import parse_gen_kwargs
+from s1_eval.demo.smollm2 import ensure_smollm2
 from s1_eval.engines.hf import HFEngine
-from s1_eval.forcing import force_generate
-from s1_eval.grading import grade_math
-from s1_eval.smollm2 import ensure_smollm2
+from s1_eval.grading.grade import grade_math
 from s1_eval.tasks.demo.arithmetic import doc_to_text, generate_problems
 
 ANSWER_TOKENS = 12

@@ -5,7 +5,7 @@
 Each generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``
 lines; everything else in the README is prose and stays as written. The demo section comes from
 results/demo, the control methods' table from results/methods, the served load test's result
-from results/load, the lm-eval vllm parity table from s1_eval.parity, the Performance part's
+from results/load, the lm-eval vllm parity table from s1_eval.backends.parity, the Performance part's
 tables, the sentences quoting their numbers and the commands that reproduce them from
 results/bench/*.json (rendered by bench/bench_tables.py, which the bench scripts use for their
 own markdown too).
@@ -29,15 +29,15 @@ BENCH_RESULTS = REPO / "results" / "bench"
 
 
 def _parity() -> str:
-    from s1_eval.parity import readme_table
+    from s1_eval.backends.parity import readme_table
 
     return readme_table()
 
 
 def _methods() -> str:
-    from s1_eval.methods_table import methods_markdown
-    from s1_eval.reference import load_reference
-    from s1_eval.report import build_report
+    from s1_eval.report.build import build_report
+    from s1_eval.report.methods_table import methods_markdown
+    from s1_eval.report.reference import load_reference
 
     return methods_markdown(build_report([REPO / "results" / "methods"]), load_reference(), False)
 
@@ -47,7 +47,7 @@ def _load() -> str:
 
 
 def _demo() -> str:
-    from s1_eval.demo_report import readme_section
+    from s1_eval.demo.report import readme_section
 
     return readme_section(REPO / "results" / "demo")
 

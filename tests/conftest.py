@@ -65,7 +65,7 @@ def _require_engine() -> None:
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     _require_engine()
-    from s1_eval.smollm2 import ensure_smollm2
+    from s1_eval.demo.smollm2 import ensure_smollm2
 
     return ensure_smollm2()
 
@@ -86,7 +86,7 @@ def installed_wheel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def vllm_lm(smollm2_dir):
     """One s1_vllm backend (and vLLM engine) shared by every in-process engine test."""
-    from s1_eval.lm import S1VLLM
+    from s1_eval.backends.lm import S1VLLM
 
     return S1VLLM(pretrained=str(smollm2_dir), **ENGINE_ARGS)
 
@@ -103,7 +103,7 @@ def vllm_server(smollm2_dir):
 
 @pytest.fixture(scope="session")
 def hf_lm(smollm2_dir):
-    from s1_eval.lm import S1HF
+    from s1_eval.backends.lm import S1HF
 
     return S1HF(pretrained=str(smollm2_dir), dtype="float32")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable, Sequence
 
-from s1_eval.steps import GenerationStep, StepResult
+from s1_eval.core.steps import GenerationStep, StepResult
 
 SPECIAL = {"<EOS>": 2, "<|im_start|>": 1}
 PIECES = ["ab", "Final", "Wait"]  # multi-character tokens, to test stops inside a token
@@ -75,6 +75,9 @@ class FakeEngine:
         script = self.scripts[_script_key(key)].popleft()
         self.log.append(("finish", _script_key(key)))
         return [(key, self._run(script, step))]
+
+    def cancel(self) -> None:
+        self.pending.clear()
 
     def _peek(self, key: Hashable) -> str | list[int]:
         return self.scripts[_script_key(key)][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lm_eval.utils import simple_parse_args_string
 
-from s1_eval.budget import PRESETS, parse_gen_kwargs
+from s1_eval.core.settings import PRESETS, parse_gen_kwargs
 
 # gen_kwargs strings from the s1 repository's eval/commands.sh, parsed the way lm-eval does
 S1_COMMANDS = [

@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from make_runs import row, write_run, write_sweep  # noqa: E402
 
 from s1_eval import cli  # noqa: E402
-from s1_eval.run_folder import Setting  # noqa: E402
+from s1_eval.runs.folder import Setting  # noqa: E402
 
 
 def parse(*argv):
@@ -247,7 +247,7 @@ def test_a_corrupt_results_file_never_clobbers_the_leaderboard(tmp_path):
 
 
 def test_a_partial_runs_folder_stays_readable(tmp_path):
-    from s1_eval.run_folder import Setting
+    from s1_eval.runs.folder import Setting
 
     run = write_sweep(
         tmp_path / "sweep",

@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run, write_sweep
 
-from s1_eval.compare import split_side
-from s1_eval.run_folder import Setting
+from s1_eval.report.compare import split_side
+from s1_eval.runs.folder import Setting
 from tests.test_cli import assert_one_line_error, s1_eval
 
 NATIVE = Setting(budget=None, n_ignore=0)

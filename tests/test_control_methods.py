@@ -11,18 +11,17 @@ import sys
 
 import pytest
 
-from s1_eval.control_methods import (
+from s1_eval.demo.run import STOCK_GEN_KWARGS, STOCK_TASK
+from s1_eval.report.control import level_rank, run_bounds
+from s1_eval.report.metrics import RunPoint, control_pct
+from s1_eval.runs.folder import Setting
+from s1_eval.sweep.methods import (
     MethodGrid,
-    level_rank,
     method_settings,
     parse_template_levels,
     prompt_sentence,
-    run_bounds,
     template_variables,
 )
-from s1_eval.demo import STOCK_GEN_KWARGS, STOCK_TASK
-from s1_eval.metrics import RunPoint, control_pct
-from s1_eval.run_folder import Setting
 from tests.conftest import engine_args_string, kill_after_first_cell, read_samples, rows_by_cell
 from tests.test_cli import assert_one_line_error, s1_eval
 

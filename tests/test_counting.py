@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from s1_eval.grading import grade_math
-from s1_eval.s1_format import PRESETS
+from s1_eval.core.s1_format import PRESETS
+from s1_eval.grading.grade import grade_math
 from s1_eval.tasks.demo import counting
 from s1_eval.trainer.data import build_s1_dataset, load_rows, resolve_columns
 
@@ -139,7 +139,7 @@ def test_readme_states_the_mix_and_the_recipe_the_code_uses():
     """The demo section's design numbers are the generator's and the recipe's own."""
     import yaml
 
-    from s1_eval.demo import RECIPE, TRAIN_ROWS
+    from s1_eval.demo.run import RECIPE, TRAIN_ROWS
     from tests.conftest import REPO
 
     readme = " ".join((REPO / "README.md").read_text().split())

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.demo import ABLATION_STRINGS, DEMO_BUDGETS, WAIT_COUNTS, demo_config, stock_config
-from s1_eval.s1_format import PRESETS
+from s1_eval.core.s1_format import PRESETS
+from s1_eval.demo.run import ABLATION_STRINGS, DEMO_BUDGETS, WAIT_COUNTS, demo_config, stock_config
 from tests.conftest import REPO, engine_args_string, read_samples, rows_by_cell
 
 S1 = PRESETS["s1"]
@@ -257,8 +257,8 @@ def test_committed_wait_gain_compares_significant():
 
 
 def test_committed_demo_table_is_recomputed_from_its_samples():
-    from s1_eval.leaderboard import to_json
-    from s1_eval.report import build_report
+    from s1_eval.report.build import build_report
+    from s1_eval.report.leaderboard import to_json
 
     committed = Path(REPO, "results", "demo")
     board = json.loads((committed / "leaderboard.json").read_text())
@@ -282,7 +282,7 @@ def test_committed_demo_shows_wait_recovering_premature_conclusions_and_the_read
     """The README's demo section is generated from results/demo: recomputed here from the
     samples, it must equal both the README and the run's own demo.md. The claims its prose
     makes are checked on the same numbers."""
-    from s1_eval.demo_report import measure_demo, readme_section
+    from s1_eval.demo.report import measure_demo, readme_section
 
     committed = Path(REPO, "results", "demo")
     measured = measure_demo(committed)
@@ -310,7 +310,7 @@ def test_committed_demo_shows_wait_recovering_premature_conclusions_and_the_read
 
 
 def test_demo_figure_draws_both_curves_from_the_measured_cells():
-    from s1_eval.demo_report import figure_series, measure_demo, render_figure
+    from s1_eval.demo.report import figure_series, measure_demo, render_figure
 
     measured = measure_demo(Path(REPO, "results", "demo"))
     series = {s.label: s for s in figure_series(measured)}
@@ -332,7 +332,7 @@ def test_demo_figure_draws_both_curves_from_the_measured_cells():
 
 
 def test_scrub_local_paths_removes_machine_folders(tmp_path, monkeypatch):
-    from s1_eval.demo import scrub_local_paths
+    from s1_eval.demo.run import scrub_local_paths
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "r.json").write_text(f'{{"a": "{tmp_path}/tasks/x.yaml", "b": "{Path.home()}/m"}}')

@@ -4,14 +4,15 @@ import math
 
 import pytest
 
-from s1_eval.evidence import (
+from s1_eval.report.metrics import RunPoint, scaling
+from s1_eval.report.statistics import (
     NoSharedProblems,
     compare_records,
     mcnemar_p,
     percentile_interval,
     scaling_interval,
 )
-from s1_eval.metrics import RunPoint, SampleRecord, scaling
+from s1_eval.trace import SampleRecord
 
 
 def records(scores, thinking=None, doc_hash=None):
@@ -106,7 +107,7 @@ def test_scaling_interval_covers_the_point_and_needs_two_runs():
 
 
 def test_one_direction_word_for_the_verdict_and_the_report_table():
-    from s1_eval.evidence import direction
+    from s1_eval.report.statistics import direction
 
     assert direction(+5.0, True) == "better" and direction(-5.0, True) == "worse"
     assert direction(+5.0, False) == "within noise"

@@ -1,4 +1,4 @@
-"""Tests for s1_eval.extract: answer splitting, boxes, letters and unicode, in linear time.
+"""Tests for s1_eval.grading.extract: answer splitting, boxes, letters and unicode, in linear time.
 
 pytest tests/test_extract.py
 """
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from s1_eval.extract import (
+from s1_eval.grading.extract import (
     collapse_space,
     extract_choice_letter,
     first_line,

@@ -1,4 +1,4 @@
-"""Tests for s1_eval.files: atomic writes, located JSON / JSONL errors, the cache folder.
+"""Tests for s1_eval.common.files: atomic writes, located JSON / JSONL errors, the cache folder.
 
 pytest tests/test_files.py
 """
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval import files, run_folder
-from s1_eval.files import (
+from s1_eval.common import files
+from s1_eval.common.files import (
     UnreadableFile,
     append_jsonl,
     cache_dir,
@@ -24,6 +24,7 @@ from s1_eval.files import (
     write_all_atomic,
     write_atomic,
 )
+from s1_eval.runs import folder as run_folder
 
 # --------------------------------------------------------------------------- atomic writes
 

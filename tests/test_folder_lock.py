@@ -13,12 +13,12 @@ import pytest
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
-from s1_eval.folder_lock import FolderInUse, run_folder_lock
+from s1_eval.runs.lock import FolderInUse, run_folder_lock
 from tests.test_cli import TASK_DIR, assert_one_line_error, s1_eval
 
 HOLD = (
     "import sys, time\n"
-    "from s1_eval.folder_lock import run_folder_lock\n"
+    "from s1_eval.runs.lock import run_folder_lock\n"
     "with run_folder_lock(sys.argv[1]):\n"
     "    print('held', flush=True)\n"
     "    time.sleep(120)\n"

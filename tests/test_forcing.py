@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from s1_eval.budget import parse_gen_kwargs
-from s1_eval.forcing import force_generate
+from s1_eval.core.forcing import force_generate
+from s1_eval.core.settings import parse_gen_kwargs
 from tests.fake_engine import OOV, FakeEngine
 
 START, END = "<|im_start|>think", "<|im_start|>answer"

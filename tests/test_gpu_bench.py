@@ -106,7 +106,7 @@ def test_hardware_markdown_names_every_part(gpu_bench):
 
 
 def test_gpu_details_records_versions_from_metadata():
-    from s1_eval.hardware import gpu_details
+    from s1_eval.runs.hardware import gpu_details
 
     details = gpu_details()
     assert details["gpu_count"] == len(details["gpus"])

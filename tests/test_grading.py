@@ -1,4 +1,4 @@
-"""Tests for s1_eval.grading: a table of model-shaped responses, answer splitting, letters, timeouts.
+"""Tests for s1_eval.grading.grade: a table of model-shaped responses, answer splitting, letters, timeouts.
 
 pytest tests/test_grading.py
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.extract import extract_choice_letter, last_boxed, split_answer
-from s1_eval.grading import NO_ANSWER, TIMEOUT, UNCLOSED_BOX, grade_choice, grade_math
+from s1_eval.grading.extract import extract_choice_letter, last_boxed, split_answer
+from s1_eval.grading.grade import NO_ANSWER, TIMEOUT, UNCLOSED_BOX, grade_choice, grade_math
 from s1_eval.trace import ForcedText, Trace
 
 S1 = "<|im_start|>think\n"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.files import write_atomic
+from s1_eval.common.files import write_atomic
 from tests.test_html_page import MISMATCHES, mismatched_runs
 
 REPO = Path(__file__).resolve().parents[1]

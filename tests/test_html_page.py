@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row as sample_row
 from make_runs import write_run
 
-from s1_eval.metrics import SCALING_KEY
+from s1_eval.report.metrics import SCALING_KEY
 
 DEMO = Path(__file__).resolve().parents[1] / "results" / "demo"
 

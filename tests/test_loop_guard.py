@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.budget import parse_gen_kwargs
-from s1_eval.demo import STOCK_GEN_KWARGS
-from s1_eval.forcing import force_generate
-from s1_eval.loop_guard import CHECK_EVERY, LoopGuard, LoopWatch, parse_loop_guard
+from s1_eval.core.forcing import force_generate
+from s1_eval.core.loop_guard import CHECK_EVERY, LoopGuard, LoopWatch, parse_loop_guard
+from s1_eval.core.settings import parse_gen_kwargs
+from s1_eval.demo.run import STOCK_GEN_KWARGS
 from tests.conftest import REPO, engine_args_string, read_samples
 from tests.fake_engine import FakeEngine
 

@@ -1,4 +1,4 @@
-"""Tests for s1_eval.messages: the package logger and the "Did you mean" hint.
+"""Tests for s1_eval.common.log: the package logger and the "Did you mean" hint.
 
 pytest tests/test_messages.py
 """
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from s1_eval.common.log import LOGGER_NAME, did_you_mean, logger
 from s1_eval.engines import lazy
-from s1_eval.messages import LOGGER_NAME, did_you_mean, logger
 
 
 def test_did_you_mean():

@@ -1,27 +1,25 @@
-"""Unit tests of s1_eval.metrics, with a worked example computed by hand."""
+"""Unit tests of s1_eval.report.metrics, with a worked example computed by hand."""
 
 import math
 from fractions import Fraction
 
 import pytest
 
-from s1_eval.metrics import (
+from s1_eval.grading.parallel import cov_at_k, maj_at_k, pass_at_k
+from s1_eval.report.metrics import (
     SCALING_UNIT,
     RunPoint,
-    SampleRecord,
     cell_stats,
     control_pct,
-    cov_at_k,
     curve_metrics,
     in_control,
-    maj_at_k,
     mean_stderr,
-    paired_difference,
-    pass_at_k,
     per_correct,
     performance_pct,
     scaling,
 )
+from s1_eval.report.statistics import paired_difference
+from s1_eval.trace import SampleRecord
 
 # Worked example (by hand). Four runs of one method; a = mean thinking tokens, f = accuracy %.
 #   run  cap    a     f     in control?

@@ -1,5 +1,5 @@
 """lm-eval's own ``vllm`` model_args on s1_vllm / s1_server: every one is classified in
-``s1_eval.parity``, rejected ones fail before anything loads with one line, the accepted ones
+``s1_eval.backends.parity``, rejected ones fail before anything loads with one line, the accepted ones
 mean what they mean upstream, and bad values of the new ones fail naming the arg.
 
     pytest tests/test_parity.py
@@ -20,7 +20,7 @@ import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.utils import postprocess_generated_text
 
-from s1_eval import parity
+from s1_eval.backends import parity
 from s1_eval.trace import ForcedText, Trace
 
 NOWHERE = "/no/such/model"
@@ -46,9 +46,13 @@ def test_every_upstream_vllm_model_arg_is_classified():
     upstream = upstream_vllm_args()
     assert "pretrained" in upstream and "think_end_token" in upstream  # the parse found it
     missing = [n for n in upstream if n not in parity.UPSTREAM_VLLM]
-    assert not missing, f"classify lm-eval vllm's new model_args in s1_eval/parity.py: {missing}"
+    assert not missing, (
+        f"classify lm-eval vllm's new model_args in s1_eval/backends/parity.py: {missing}"
+    )
     stale = [n for n in parity.UPSTREAM_VLLM if n not in upstream]
-    assert not stale, f"lm-eval's vllm no longer takes {stale}: drop them from s1_eval/parity.py"
+    assert not stale, (
+        f"lm-eval's vllm no longer takes {stale}: drop them from s1_eval/backends/parity.py"
+    )
 
 
 def test_every_note_is_one_line_and_every_refusal_says_what_instead():
@@ -74,7 +78,7 @@ def _refused(backend: str) -> list[str]:
     [(b, n) for b in ("s1_vllm", "s1_server") for n in _refused(b)],
 )
 def test_a_refused_arg_fails_before_loading_or_connecting(backend, name):
-    from s1_eval.lm import S1VLLM, S1Server
+    from s1_eval.backends.lm import S1VLLM, S1Server
 
     build = {"s1_vllm": lambda **kw: S1VLLM(pretrained=NOWHERE, **kw),
              "s1_server": lambda **kw: S1Server(base_url=SERVER, **kw)}[backend]  # fmt: skip
@@ -106,7 +110,7 @@ def test_a_refused_arg_fails_before_loading_or_connecting(backend, name):
     ],
 )  # fmt: skip
 def test_bad_values_fail_before_anything_loads_naming_the_arg(backend, kwargs, message):
-    import s1_eval.lm as lm
+    import s1_eval.backends.lm as lm
 
     where = {"base_url": SERVER} if backend == "S1Server" else {"pretrained": NOWHERE}
     with pytest.raises(ValueError) as error:
@@ -133,7 +137,7 @@ def test_accepted_upstream_names_become_ours():
 
 def test_upstream_args_reach_vllm_as_upstream_passes_them(smollm2_dir, monkeypatch):
     import s1_eval.engines.vllm as adapter
-    from s1_eval.lm import S1VLLM
+    from s1_eval.backends.lm import S1VLLM
     from tests.conftest import ENGINE_ARGS
 
     loaded = {}
@@ -155,7 +159,7 @@ def test_upstream_args_reach_vllm_as_upstream_passes_them(smollm2_dir, monkeypat
 
 
 def test_s1_hf_takes_think_end_token(smollm2_dir):
-    from s1_eval.lm import S1HF
+    from s1_eval.backends.lm import S1HF
 
     lm = S1HF(pretrained=str(smollm2_dir), think_end_token="</think>")
     assert lm.get_model_info()["s1_think_end_token"] == "</think>" and not lm.lazy.started
@@ -195,7 +199,7 @@ TRACED = ForcedText(
 @pytest.mark.parametrize("token", ["<|im_start|>answer", "ok", "absent", "Q:"])
 @pytest.mark.parametrize("until", [["\n\n"], "Q:", None, ("\n\nQ",)])
 def test_strip_thinking_is_upstreams_postprocess(token, until):
-    from s1_eval.think_end import strip_thinking
+    from s1_eval.backends.think_end import strip_thinking
 
     request_until = list(until) if isinstance(until, list) else until
     text = strip_thinking(TRACED, token, request_until, "<|im_end|>")
@@ -215,7 +219,7 @@ def test_strip_thinking_is_upstreams_postprocess(token, until):
     ],
 )
 def test_the_trace_follows_the_stripped_text(token, answer):
-    from s1_eval.think_end import strip_thinking
+    from s1_eval.backends.think_end import strip_thinking
 
     text = strip_thinking(TRACED, token, ["\n\n"], None)
     assert text.answer == answer
@@ -225,7 +229,7 @@ QUESTION = "This needs 8 thinking tokens: 1 + 2"
 
 
 def test_think_end_token_on_a_backend_strips_and_is_recorded():
-    from s1_eval.lm import S1Scripted
+    from s1_eval.backends.lm import S1Scripted
 
     requests = [
         Instance("generate_until", {}, (f"<|im_start|>user\n{QUESTION}<|im_end|>\n", {"until": ["Q:"], "max_tokens_thinking": "none"}), 0)

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from s1_eval.lm import S1Scripted
-from s1_eval.sweep import SweepConfig, make_settings, run_sweep
-from s1_eval.sweep_shared import PassTimes
+from s1_eval.backends.lm import S1Scripted
+from s1_eval.sweep.run import SweepConfig, make_settings, run_sweep
+from s1_eval.sweep.shared import PassTimes
 
 #: four cells on the toy model: two budgets, each alone and with two "Wait"s
 SCRIPTED_SWEEP = SweepConfig(

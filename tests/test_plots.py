@@ -9,9 +9,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
-from s1_eval.plots import plot_scaling
-from s1_eval.reference import load_reference, reference_accuracy
-from s1_eval.report import Report, build_report
+from s1_eval.report.build import Report, build_report
+from s1_eval.report.plots import plot_scaling
+from s1_eval.report.reference import load_reference, reference_accuracy
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -50,7 +50,7 @@ def test_an_installed_wheel_has_the_paper_numbers(installed_wheel):
     target = installed_wheel
     code = (
         f"import site; site.addsitedir({str(target)!r}); site.main()\n"
-        "import s1_eval.reference as r\n"
+        "import s1_eval.report.reference as r\n"
         "print(r.__file__, r.reference_accuracy('s1_aime24', r.load_reference()))\n"
     )
     run = subprocess.run(

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("trl")
 
-from s1_eval.bundled import TRAINER_DIR
+from s1_eval.common.bundled import TRAINER_DIR
 from s1_eval.trainer import preemption, sft
 from tests.test_trainer import smollm2_path, tiny_argv, tiny_qwen2  # noqa: F401 (fixtures)
 

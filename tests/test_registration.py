@@ -33,10 +33,10 @@ CHECK = textwrap.dedent(
     tasks = manager.all_tasks
     # a YAML whose utils.py re-exports package code: the shim must import through this s1_eval
     counting = manager.load(["s1_demo_counting"])["tasks"]["s1_demo_counting"]
-    import s1_eval.bundled, s1_eval.tasks.demo.counting as counting_module
+    import s1_eval.common.bundled, s1_eval.tasks.demo.counting as counting_module
     print(json.dumps({{
-        "tasks_dir": str(s1_eval.bundled.TASKS_DIR),
-        "trainer_dir": str(s1_eval.bundled.TRAINER_DIR),
+        "tasks_dir": str(s1_eval.common.bundled.TASKS_DIR),
+        "trainer_dir": str(s1_eval.common.bundled.TRAINER_DIR),
         "counting_docs": len(list(counting.eval_docs)),
         "counting_module": counting_module.__file__,
         "autoload": started_with_s1, "heavy_at_start": heavy_at_start, "models": names,

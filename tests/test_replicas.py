@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from s1_eval.budget import parse_gen_kwargs
+from s1_eval.core.forcing import force_generate_many, forced_stream
+from s1_eval.core.s1_format import PRESETS
+from s1_eval.core.settings import parse_gen_kwargs
 from s1_eval.engines.replicas import ReplicaPool, cpu_binding, deal
 from s1_eval.engines.scripted import ScriptedEngine, ScriptedTokenizer
-from s1_eval.forcing import force_generate_many, forced_stream
-from s1_eval.s1_format import PRESETS
 from tests.conftest import engine_args_string, read_samples
 
 TOKENIZER = ScriptedTokenizer()
@@ -108,7 +108,7 @@ def test_ray_replicas_stream_every_request_once_with_one_engines_results():
 
 @pytest.mark.engine
 def test_the_backend_takes_data_parallel_size_and_checks_it_before_the_engine(smollm2_dir):
-    from s1_eval.lm import S1VLLM
+    from s1_eval.backends.lm import S1VLLM
 
     lm = S1VLLM(pretrained=str(smollm2_dir), dtype="float32", data_parallel_size="2")
     assert not lm.lazy.started  # checked and ready: the replicas start on the first request
@@ -149,7 +149,7 @@ def test_two_real_replicas_through_lm_eval_equal_one_engine_in_order(
 
 
 def test_bad_data_parallel_size_names_the_arg():
-    from s1_eval.parity import apply
+    from s1_eval.backends.parity import apply
 
     with pytest.raises(ValueError, match="data_parallel_size=2 is not supported by s1_server"):
         apply("s1_server", {"data_parallel_size": 2})

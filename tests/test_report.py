@@ -11,10 +11,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run
 
-from s1_eval.leaderboard import to_json, write_report
-from s1_eval.metrics import SCALING_KEY, SCALING_UNIT
-from s1_eval.reference import load_reference
-from s1_eval.report import ALL_SETTINGS, build_report
+from s1_eval.report.build import ALL_SETTINGS, build_report
+from s1_eval.report.leaderboard import to_json, to_markdown, write_report
+from s1_eval.report.metrics import SCALING_KEY, SCALING_UNIT
+from s1_eval.report.reference import load_reference
 
 
 def make_runs(root: Path) -> list[Path]:
@@ -69,7 +69,7 @@ def test_scaling_interval_and_paired_comparisons(tmp_path):
     first, second = report.comparisons
     assert (first.difference_pct, first.wins, first.losses, first.ties) == (0.0, 0, 0, 2)
     assert (second.difference_pct, second.wins, second.ties, second.mcnemar_p) == (50.0, 1, 1, 1.0)
-    markdown = report.markdown()
+    markdown = to_markdown(report)
     assert "## Paired comparisons" in markdown
     assert (
         "| budget=none | budget=2000 | 2 | +50.0 | [+0.0, +100.0] | 1 / 0 / 1 | 1 | within noise |"
@@ -142,7 +142,7 @@ def test_runs_without_traces_still_report_accuracy(tmp_path):
     (curve,) = report.curves
     assert curve.scaling is None and curve.control_pct is None and curve.performance_pct > 66
     assert "without thinking tokens" in curve.note
-    assert "n/a" in report.markdown()
+    assert "n/a" in to_markdown(report)
 
 
 def test_paper_reference_matches_design_table():
@@ -175,7 +175,7 @@ def test_cost_per_correct_answer_per_cell_and_curve(tmp_path):
     (curve,) = report.curves
     assert curve.tokens_per_correct == (1820 + 4020 + 6020) / 4
     assert curve.seconds_per_correct is None  # a partial sum would flatter the curve
-    markdown = report.markdown()
+    markdown = to_markdown(report)
     assert "| tokens / correct |" in markdown and "| 30.00 (2x NVIDIA H100) |" in markdown
     assert json.loads(to_json(report))["cells"][0]["tokens_per_correct"] == 1820
 
@@ -183,7 +183,7 @@ def test_cost_per_correct_answer_per_cell_and_curve(tmp_path):
 def test_a_shared_pass_cell_has_no_seconds_of_its_own(tmp_path):
     from make_runs import write_sweep
 
-    from s1_eval.run_folder import CELL_FILE, Setting
+    from s1_eval.runs.folder import CELL_FILE, Setting
 
     run = write_sweep(
         tmp_path / "sweep", [("s1_aime24", Setting(64), [row(0, 1, 50, 64)])], leftover=False
@@ -201,7 +201,7 @@ def test_a_shared_pass_cell_has_no_seconds_of_its_own(tmp_path):
 
 
 def test_paper_extrapolation_points_carry_their_30_problem_interval():
-    from s1_eval.reference import paper_interval_lines, paper_intervals
+    from s1_eval.report.reference import paper_interval_lines, paper_intervals
 
     rows = paper_intervals(load_reference())
     assert [r[1] for r in rows] == [15, 16, 16, 16, 17, 16, 17, 16, 15]

@@ -1,4 +1,4 @@
-"""Tests for s1_eval.run_folder: budget values, layout (atomic writes:
+"""Tests for s1_eval.runs.folder: budget values, layout (atomic writes:
 test_files.py).
 
 pytest tests/test_run_folder.py
@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from s1_eval.budget import parse_budget
-from s1_eval.run_folder import (
+from s1_eval.core.settings import parse_budget
+from s1_eval.runs.folder import (
     Setting,
     cell_folder,
     clean_stale,

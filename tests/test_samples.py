@@ -10,9 +10,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_run, write_sweep
 
-from s1_eval.files import UnreadableFile, read_jsonl
-from s1_eval.run_folder import Setting
-from s1_eval.samples import UnreadableRun, find_results_files, load_cells
+from s1_eval.common.files import UnreadableFile, read_jsonl
+from s1_eval.runs.folder import Setting
+from s1_eval.runs.samples import UnreadableRun, find_results_files, load_cells
 
 
 def test_setting_names_and_gen_kwargs():
@@ -177,7 +177,7 @@ def test_missing_path_is_an_error(tmp_path):
 
 
 def test_model_label_is_readable():
-    from s1_eval.samples import model_label
+    from s1_eval.runs.samples import model_label
 
     assert model_label({"model_name": ".cache/s1-eval/mini-s1-3373b4"}) == "mini-s1-3373b4"
     assert model_label({"model_name": "/data/models/s1-32B/"}) == "s1-32B"

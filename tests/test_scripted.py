@@ -14,9 +14,9 @@ import pytest
 from lm_eval.api.instance import Instance
 
 from s1_eval import cli
+from s1_eval.backends.lm import S1Scripted
+from s1_eval.core.s1_format import PRESETS
 from s1_eval.engines.scripted import RECHECK, RECONSIDER, THOUGHTS, ScriptedTokenizer
-from s1_eval.lm import S1Scripted
-from s1_eval.s1_format import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK_DIR = "tests/fixtures/s1_fake_task"

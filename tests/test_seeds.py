@@ -15,10 +15,11 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from make_runs import row, write_sweep
 
 from s1_eval import cli
-from s1_eval.demo import STOCK_GEN_KWARGS, STOCK_TASK
-from s1_eval.report import build_report
-from s1_eval.run_folder import Setting
-from s1_eval.sweep_args import parse_seeds
+from s1_eval.demo.run import STOCK_GEN_KWARGS, STOCK_TASK
+from s1_eval.report.build import build_report
+from s1_eval.report.leaderboard import to_markdown
+from s1_eval.runs.folder import Setting
+from s1_eval.sweep.args import parse_seeds
 from tests.conftest import engine_args_string, kill_after_first_cell, rows_by_cell
 from tests.test_cli import assert_one_line_error, s1_eval
 
@@ -72,7 +73,7 @@ def test_report_gives_mean_stderr_and_per_seed_values(tmp_path):
     assert repeats.accuracy_pct == (40.0, 60.0, 80.0) and repeats.mean_pct == 60.0
     assert repeats.stderr_pct == pytest.approx(20.0 / 3**0.5)  # stddev 20 over sqrt(3)
     assert "| budget=16,n_ignore=0 | 3 | 60.0 ± 11.5 | 0: 40.0, 1: 60.0, 2: 80.0 |" in (
-        report.markdown()
+        to_markdown(report)
     )
     assert {c.series for c in report.curves} >= {"n_ignore=0,seed=0", "n_ignore=0,seed=1"}
 

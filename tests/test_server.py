@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from lm_eval.api.instance import Instance
 
-from s1_eval.budget import parse_gen_kwargs
+from s1_eval.core.settings import parse_gen_kwargs
+from s1_eval.core.steps import GenerationStep
 from s1_eval.engines import openai_api
 from s1_eval.engines import server as served
 from s1_eval.engines.local_server import LocalServer, free_port
-from s1_eval.steps import GenerationStep
 from tests.conftest import TINY_QUESTIONS, read_results, read_samples, serve_args
 
 STARTED = "s1-eval: starting the"
@@ -245,7 +245,7 @@ def test_wrong_model_name_names_the_served_ones(vllm_server, tiny_task_dir, tmp_
 
 @pytest.mark.engine
 def test_a_refused_request_ends_with_its_reason_and_the_run_goes_on(vllm_server):
-    from s1_eval.lm import S1Server
+    from s1_eval.backends.lm import S1Server
 
     # the client is told the context is longer than the server's 2048 tokens
     lm = S1Server(base_url=vllm_server.url, max_model_len=8192, num_concurrent=2)
@@ -266,7 +266,7 @@ def test_a_refused_request_ends_with_its_reason_and_the_run_goes_on(vllm_server)
 def test_s1_eval_sweep_through_a_server_equals_separate_in_process_cells(
     vllm_server, vllm_lm, smollm2_dir, tmp_path
 ):
-    from s1_eval.sweep import SweepConfig, make_settings, run_sweep
+    from s1_eval.sweep.run import SweepConfig, make_settings, run_sweep
     from tests.conftest import engine_args_string, rows_by_cell
 
     task, budgets = "s1_demo_counting", ["8", "16"]

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from s1_eval.common.files import write_all_atomic
 from s1_eval.engines.local_server import LocalServer
-from s1_eval.files import write_all_atomic
-from s1_eval.hardware import hardware_summary, vllm_version
+from s1_eval.runs.hardware import hardware_summary, vllm_version
 from tests.conftest import REPO, read_samples, serve_args, write_arith_task
 from tests.test_server import steps_served
 

@@ -11,10 +11,10 @@ from collections.abc import Hashable, Sequence
 
 import pytest
 
-from s1_eval.budget import parse_gen_kwargs
-from s1_eval.forcing import force_generate, force_generate_many
-from s1_eval.sharing import SharedSteps, StepStore, StoredStep, cut, signature
-from s1_eval.steps import GenerationStep, StepResult
+from s1_eval.core.forcing import force_generate, force_generate_many
+from s1_eval.core.settings import parse_gen_kwargs
+from s1_eval.core.sharing import SharedSteps, StepStore, StoredStep, cut, signature
+from s1_eval.core.steps import GenerationStep, StepResult
 from tests.fake_engine import FakeTokenizer
 
 STOP_EVERY = {"thinking": 11, "answer": 5}
@@ -39,6 +39,9 @@ class PrefixModel:
     def collect(self) -> list[tuple[Hashable, StepResult]]:
         key, step = self.pending.pop(0)
         return [(key, self._run(step))]
+
+    def cancel(self) -> None:
+        self.pending.clear()
 
     def _run(self, step: GenerationStep) -> StepResult:
         prefix, out = list(step.prompt_token_ids), []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.demo import STOCK_GEN_KWARGS, STOCK_TASK
+from s1_eval.demo.run import STOCK_GEN_KWARGS, STOCK_TASK
 from tests.conftest import engine_args_string, read_results, read_samples
 from tests.test_cli import s1_eval
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.budget import parse_budget
-from s1_eval.lm import S1Scripted
-from s1_eval.run_folder import Setting
-from s1_eval.samples import load_cells
-from s1_eval.sweep import (
+from s1_eval.backends.lm import S1Scripted
+from s1_eval.core.settings import parse_budget
+from s1_eval.runs.folder import Setting
+from s1_eval.runs.samples import load_cells
+from s1_eval.sweep.run import (
     SweepConfig,
     cell_folder,
     make_settings,
@@ -174,7 +174,7 @@ def test_killed_process_loses_no_finished_cell(finished, tmp_path):
         import os, signal, sys
         sys.path.insert(0, {str(ROOT / "tests")!r})
         from test_sweep import config, scripted
-        from s1_eval.sweep import run_sweep
+        from s1_eval.sweep.run import run_sweep
         kill = lambda _: os.kill(os.getpid(), signal.SIGKILL)
         run_sweep(config(), {str(tmp_path)!r}, lm=scripted({FAIL_AT_STEP}, kill))
     """)

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from s1_eval.lm import S1Scripted
+from s1_eval.backends.lm import S1Scripted
 from tests.test_pass_times import SCRIPTED_SWEEP
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.run_folder import CELL_FILE
+from s1_eval.runs.folder import CELL_FILE
 from tests.test_cli import assert_one_line_error, s1_eval
 
 BUDGETS = "8,16,32,64"

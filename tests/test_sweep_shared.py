@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from s1_eval.sweep import SweepConfig, make_settings, run_sweep
-from s1_eval.sweep_shared import can_share
+from s1_eval.sweep.run import SweepConfig, make_settings, run_sweep
+from s1_eval.sweep.shared import can_share
 from tests.conftest import engine_args_string, rows_by_cell
 
 pytestmark = pytest.mark.engine

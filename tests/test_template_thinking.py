@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from lm_eval.api.instance import Instance
 
-from s1_eval.budget import parse_gen_kwargs
-from s1_eval.forcing import force_generate
-from s1_eval.s1_format import PRESETS, template_thinking
+from s1_eval.core.forcing import force_generate
+from s1_eval.core.s1_format import PRESETS, template_thinking
+from s1_eval.core.settings import parse_gen_kwargs
 from tests.fake_engine import FakeEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ def test_a_plain_prompt_gets_the_presets_opening():
 
 
 def test_a_template_in_other_tags_than_the_preset_fails_before_the_engine(thinking_tokenizer):
-    from s1_eval.lm import S1Scripted
+    from s1_eval.backends.lm import S1Scripted
 
     lm = S1Scripted(tokenizer=str(thinking_tokenizer), enable_thinking=True)  # preset s1
     prompt = lm.apply_chat_template([{"role": "user", "content": "What is 3 + 4?"}])

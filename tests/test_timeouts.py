@@ -1,4 +1,4 @@
-"""Tests for s1_eval.timeouts: limits in every mode, a dying worker, the warm spare.
+"""Tests for s1_eval.grading.timeouts: limits in every mode, a dying worker, the warm spare.
 
 pytest tests/test_timeouts.py
 """
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from s1_eval.timeouts import run_with_timeout
+from s1_eval.grading.timeouts import run_with_timeout
 
 
 @pytest.mark.parametrize("mode", ["process", "thread"])

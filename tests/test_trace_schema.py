@@ -11,20 +11,21 @@ import json
 import re
 from pathlib import Path
 
-from s1_eval.metrics import SampleRecord, cell_stats
-from s1_eval.samples import to_record
+from s1_eval.report.metrics import cell_stats
+from s1_eval.report.verify import TRACE_KEYS
+from s1_eval.runs.samples import to_record
 from s1_eval.tasks.scoring import NUMERIC_FIELDS
 from s1_eval.trace import (
     SAMPLE_FIELDS,
     TRACE_COLUMNS,
     UNKNOWN,
     ForcedText,
+    SampleRecord,
     Trace,
     known_count,
     read_row_fields,
     row_fields,
 )
-from s1_eval.verify import TRACE_KEYS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: SampleRecord's fields that do not come from the trace

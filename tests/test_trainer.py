@@ -15,7 +15,7 @@ pytest.importorskip("trl")
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from s1_eval.bundled import TRAINER_DIR
+from s1_eval.common.bundled import TRAINER_DIR
 from s1_eval.trainer import data, sft
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -28,7 +28,7 @@ TRAJECTORY_COLUMNS = ("question", "thinking_trajectories", "attempt")
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
-    from s1_eval.smollm2 import ensure_smollm2
+    from s1_eval.demo.smollm2 import ensure_smollm2
 
     try:
         return ensure_smollm2()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from s1_eval.verify import verify_runs
+from s1_eval.report.verify import verify_runs
 
 DEMO = Path(__file__).resolve().parents[1] / "results" / "demo"
 CELL = "s1_demo_counting__budget=32,n_ignore=0"

@@ -13,10 +13,10 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Any
 
+from s1_eval.common.log import logger
+from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, load_tokenizer
-from s1_eval.messages import logger
-from s1_eval.steps import GenerationStep, StepResult
 
 
 def resolve_device(device: str | None) -> str:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from s1_eval.common.log import logger
 from s1_eval.engines.tokenizer import HFTokenizer
-from s1_eval.messages import logger
 
 
 class LazyEngine:

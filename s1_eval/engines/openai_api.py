@@ -16,9 +16,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from s1_eval.common.log import logger
+from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.vllm import as_step_result, sampling_fields
-from s1_eval.messages import logger
-from s1_eval.steps import GenerationStep, StepResult
 
 #: read for the Authorization header; never logged, never written to results
 API_KEY_ENV = "OPENAI_API_KEY"

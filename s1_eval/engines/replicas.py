@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from s1_eval.budget import AUTO, GenerationSettings
-from s1_eval.forcing import forced_stream
-from s1_eval.forcing_plan import plan_batch
+from s1_eval.core.forcing import forced_stream
+from s1_eval.core.plan import plan_batch
+from s1_eval.core.settings import AUTO, GenerationSettings
 from s1_eval.trace import ForcedText
 
 INSTALL_HINT = "data_parallel_size > 1 runs replicas as Ray workers: pip install 's1-eval[ray]'"
@@ -83,7 +83,7 @@ class _Replica:
         return True
 
     def stream(self, share: Share, share_steps: bool):
-        from s1_eval.sharing import SharedSteps
+        from s1_eval.core.sharing import SharedSteps
 
         batches, positions = share
         engine = SharedSteps(self.engine, None) if share_steps else self.engine

@@ -25,11 +25,11 @@ import zlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from s1_eval.budget import Sampling
+from s1_eval.core.s1_format import PRESETS, Delimiters
+from s1_eval.core.settings import Sampling
+from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, load_tokenizer
-from s1_eval.s1_format import PRESETS, Delimiters
-from s1_eval.steps import GenerationStep, StepResult
 
 SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
 EOS = (0, 2)  # <|endoftext|> and <|im_end|>, as Qwen's generation config lists both

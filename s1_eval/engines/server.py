@@ -28,6 +28,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from s1_eval.common.errors import ServerUnavailable
+from s1_eval.common.log import logger
+from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.openai_api import (
     StreamedStep,
@@ -37,8 +40,6 @@ from s1_eval.engines.openai_api import (
     split_urls,
 )
 from s1_eval.engines.tokenizer import load_tokenizer
-from s1_eval.messages import logger
-from s1_eval.steps import GenerationStep, StepResult
 
 #: first retry waits this long, each further one twice as long
 BACKOFF_S = 0.5
@@ -116,10 +117,6 @@ def _shut_down(loop: asyncio.AbstractEventLoop, session: Any) -> None:
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
-
-
-class ServerUnavailable(ConnectionError):
-    """Every server failed; names them (an OSError, so s1-eval reports it in one line)."""
 
 
 @dataclass

@@ -17,10 +17,10 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
+from s1_eval.common.log import did_you_mean
+from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, generation_eos_ids, load_tokenizer
-from s1_eval.messages import did_you_mean
-from s1_eval.steps import GenerationStep, StepResult
 
 INSTALL_HINT = (
     "s1_vllm needs vLLM: pip install 's1-eval[vllm]' on a GPU machine, "

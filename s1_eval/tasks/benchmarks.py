@@ -3,7 +3,7 @@
     TASKS["s1_math500"].data.hub_path; paper_benchmark("s1_aime24_n8"); load_benchmark("math500")
 
 This module is the one place that knows a task's benchmark: ``scripts/build_yamls.py`` writes
-the task YAMLs from ``TASKS``, and the paper's numbers (``s1_eval.reference``) are looked up by
+the task YAMLs from ``TASKS``, and the paper's numbers (``s1_eval.report.reference``) are looked up by
 ``paper_benchmark``. The prompts are in ``s1_eval.tasks.prompts``, the grading in ``scoring``.
 
 Where the rows come from, first match wins:

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from s1_eval.files import UnreadableFile, json_kind, read_json, read_jsonl, read_text
+from s1_eval.common.errors import S1EvalError
+from s1_eval.common.files import UnreadableFile, json_kind, read_json, read_jsonl, read_text
 
 #: per benchmark kind, the columns a row needs: each entry lists accepted spellings, first wins
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -33,7 +34,7 @@ FORMATS = ".jsonl, .json (a list of rows), .csv, .parquet"
 DEBUG_ENV = "S1_EVAL_DEBUG"
 
 
-class DataFileError(ValueError):
+class DataFileError(S1EvalError, ValueError):
     """A local data file that cannot be used as is; the message says where and how to fix it."""
 
     def __init__(self, message: str):
@@ -85,7 +86,7 @@ def _numbered_rows(path: Path) -> Iterator[tuple[str, dict]]:
 
 
 def _fix(error: UnreadableFile) -> str:
-    """What to do about a file s1_eval.files could not read, after its located message."""
+    """What to do about a file s1_eval.common.files could not read, after its located message."""
     if error.kind == "encoding":
         return f"; is it a binary file? Expected {FORMATS}: convert it, or name a Parquet file .parquet."
     if error.kind == "shape":

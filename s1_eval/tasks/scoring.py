@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from s1_eval.grading import Grade, canonical_answer, grade_choice, grade_math, start_worker
-from s1_eval.metrics import cov_at_k, maj_at_k, pass_at_k
+from s1_eval.grading.grade import Grade, canonical_answer, grade_choice, grade_math, start_worker
+from s1_eval.grading.parallel import cov_at_k, maj_at_k, pass_at_k
 from s1_eval.trace import TRACE_COLUMNS, UNKNOWN, row_fields
 
 # lm-eval imports this module when it builds the tasks, long before the first response is

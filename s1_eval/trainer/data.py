@@ -13,19 +13,12 @@ from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
-from s1_eval.files import UnreadableFile, read_json, read_jsonl
-from s1_eval.s1_format import TRAINING_PRESETS, training_completion
+from s1_eval.common.errors import ConfigError
+from s1_eval.common.files import UnreadableFile, read_json, read_jsonl
+from s1_eval.core.s1_format import TRAINING_PRESETS, training_completion
 
 TRACE_SOURCES = ("gemini", "deepseek")
 LOCAL_SUFFIXES = (".json", ".jsonl")
-
-
-class ConfigError(ValueError):
-    """A bad recipe value or data file, reported as ``<key>: <what is wrong and what works>``."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
-        self.key = key
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ The formula and its assumptions are in s1_eval/trainer/estimate.py.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 from pathlib import Path
 
-from s1_eval.files import read_json
+from s1_eval.common.files import read_json
+from s1_eval.common.log import OneLineParser
 from s1_eval.trainer.data import ConfigError
 from s1_eval.trainer.estimate import ALL_LINEAR, ModelShape, Setup, estimate, table
 
@@ -46,12 +46,6 @@ KNOWN_CONFIGS = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line like every other s1-train error, not argparse's usage block.
-        raise ConfigError("estimate", message)
-
-
 def model_config(name: str) -> dict:
     path = Path(name) / "config.json"
     if path.is_file():
@@ -79,9 +73,11 @@ def lora_modules(target, model_type: str) -> tuple[str, ...]:
 
 def estimate_command(argv: list[str]) -> str:
     """Print (and return) the estimate table for the recipe and GPU count in ``argv``."""
-    from s1_eval.trainer import sft
+    from s1_eval.trainer.config import parse_config
 
-    parser = _Parser(prog="s1-train estimate")
+    parser = OneLineParser(
+        prog="s1-train estimate", raise_as=lambda message: ConfigError("estimate", message)
+    )
     parser.add_argument("--num_gpus", type=int, required=True)
     parser.add_argument("--gpu_memory_gib", type=float, default=80.0)
     options, rest = parser.parse_known_args(argv)
@@ -91,7 +87,7 @@ def estimate_command(argv: list[str]) -> str:
         raise ConfigError("num_gpus", f"expected at least 1, got {options.num_gpus}")
     # The recipe is for the GPU machine: swallow the "no GPU here, bf16 off" note of a CPU host.
     with contextlib.redirect_stdout(io.StringIO()):
-        args, config = sft.parse_config(rest)
+        args, config = parse_config(rest)
     raw = model_config(args.model_name_or_path)
     shape = ModelShape.from_config(raw)
     setup = Setup(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import yaml
 from trl import TrlParser
 
-from s1_eval.messages import did_you_mean, one_line
+from s1_eval.common.log import did_you_mean, one_line
 from s1_eval.trainer.data import ConfigError
 
 SUBCOMMANDS = ("estimate", "select")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from s1_eval.files import write_all_atomic
+from s1_eval.common.files import write_all_atomic
 from s1_eval.trainer.select_config import SelectConfig, parse_select_args
 from s1_eval.trainer.select_difficulty import difficulty_stage, length_counter, score_pool
 from s1_eval.trainer.select_diversity import diversity_sample

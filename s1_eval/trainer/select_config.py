@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from s1_eval.messages import did_you_mean
+from s1_eval.common.log import OneLineParser, did_you_mean
 from s1_eval.tasks.benchmarks import find_task
 from s1_eval.trainer.data import ConfigError, check_delimiters
 
@@ -51,14 +51,13 @@ class SelectConfig:
         return bool(self.reference_args)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line like every other s1-train error, not argparse's usage block.
-        raise ConfigError("select", message)
-
-
-def _parser() -> _Parser:
-    parser = _Parser(prog="s1-train select", allow_abbrev=False, add_help=False)
+def _parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="s1-train select",
+        allow_abbrev=False,
+        add_help=False,
+        raise_as=lambda message: ConfigError("select", message),
+    )
     add = parser.add_argument
     add("--pool", required=True)
     add("--output_dir", required=True)

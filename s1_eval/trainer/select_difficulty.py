@@ -5,7 +5,7 @@
 The pool becomes an lm-eval task through a local data file: our ``s1_math500`` task reads any
 file in its schema (``problem``, ``answer``) when its metadata names one (``s1_data_file``), so
 the reference model answers through our engine (s1_vllm, s1_server, s1_hf), our prompts and our
-math grader, exactly as a sweep cell does (``s1_eval.sweep_cell.run_cell``). The cell's
+math grader, exactly as a sweep cell does (``s1_eval.sweep.cell.run_cell``). The cell's
 results and samples stay in the work folder for inspection. The gold answer is the last
 ``\\boxed{}`` of the row's ``solution``, else the whole solution (s1K's are mostly bare answers).
 """
@@ -17,10 +17,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from s1_eval.extract import last_boxed
-from s1_eval.files import read_json, read_jsonl, write_atomic
-from s1_eval.grading import GOLD_UNPARSED
-from s1_eval.run_folder import CELL_FILE, Setting, cell_folder
+from s1_eval.common.files import read_json, read_jsonl, write_atomic
+from s1_eval.grading.extract import last_boxed
+from s1_eval.grading.grade import GOLD_UNPARSED
+from s1_eval.runs.folder import CELL_FILE, Setting, cell_folder
 from s1_eval.trainer.select_config import SelectConfig
 from s1_eval.trainer.select_quality import Dropped, PoolRow
 
@@ -48,7 +48,7 @@ def write_task_file(rows: list[PoolRow], path: Path) -> None:
 
 def score_pool(rows: list[PoolRow], config: SelectConfig, model_args: str, work: Path) -> dict:
     """``{file:line: (solved, grading_failure)}`` for every row, from one reference model."""
-    from s1_eval.sweep_cell import SweepConfig, build_lm, make_task_manager, run_cell
+    from s1_eval.sweep.cell import SweepConfig, build_lm, make_task_manager, run_cell
 
     data_file = work / DATA_FILE
     write_task_file(rows, data_file)

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s1_eval.files import UnreadableFile, read_json, read_jsonl
-from s1_eval.s1_format import PRESETS
+from s1_eval.common.files import UnreadableFile, read_json, read_jsonl
+from s1_eval.core.s1_format import PRESETS
 from s1_eval.trainer.data import ConfigError, s1_completion, thinking_text
 from s1_eval.trainer.select_config import SelectConfig
 

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import datasets
 
-from s1_eval.files import write_atomic
+from s1_eval.common.files import write_atomic
 
 # Each is one token after a space in SmolLM2's tokenizer, so a step costs 3-4 tokens.
 WORDS = (

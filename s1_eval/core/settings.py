@@ -1,0 +1,331 @@
+"""Budget-forcing settings: frozen dataclasses parsed and validated from lm-eval gen_kwargs.
+
+    settings = parse_gen_kwargs({"max_tokens_thinking": 1000, "thinking_n_ignore": 2,
+                                 "thinking_n_ignore_str": "Wait"}, preset="s1")
+
+Every s1-fork gen_kwarg is accepted under its own name, so published s1 commands run unchanged.
+Each invalid value raises one ``ValueError`` naming the key and what is accepted, before any
+generation starts. The result is engine-agnostic; engines translate ``Sampling`` themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+from s1_eval.common.log import did_you_mean
+from s1_eval.common.values import as_bool, as_float, as_int, as_strings, unescape
+from s1_eval.core.loop_guard import LoopGuard, parse_loop_guard
+from s1_eval.core.s1_format import PRESETS, Delimiters, PresetName
+
+__all__ = [
+    "PRESETS",
+    "Delimiters",
+    "PresetName",
+]  # re-exported: the s1 text format lives in s1_format
+
+AUTO = "auto"
+#: words for "no thinking cap" wherever a budget is read
+NO_CAP_WORDS = frozenset({"none", "null", "off"})
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Engine-agnostic sampling settings for one phase (translated per engine)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = -1
+    min_p: float = 0.0
+    seed: int | None = None
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class BudgetForcingConfig:
+    """The forcing knobs, named as in the s1 fork."""
+
+    delimiters: Delimiters = PRESETS["s1"]
+    max_tokens_thinking: int | Literal["auto"] | None = None
+    min_tokens_thinking: int = 0
+    #: None = not given. Given (even 0), every thinking step must produce a token before it may
+    #: stop (the fork's ``min_tokens=1``), so a suppression always moves the thinking forward.
+    thinking_n_ignore: int | None = None
+    #: strings appended at each suppression, used in turn; () appends nothing (the fork's default)
+    thinking_n_ignore_str: tuple[str, ...] = ()
+    rejection_sample: bool = False
+    rejection_max_tries: int = 16
+    #: cap on the answer phase; None = whatever max_gen_toks leaves after thinking
+    max_tokens_answer: int | None = None
+    #: end thinking once it repeats itself (``thinking_loop_guard=n:r``); None = off
+    loop_guard: LoopGuard | None = None
+
+    def resolve_cap(self, max_gen_toks: int, longest_prompt: int, count_tokens) -> int | None:
+        """The thinking cap in tokens; ``auto`` follows the s1 fork's formula."""
+        if self.max_tokens_thinking != AUTO:
+            return self.max_tokens_thinking
+        d = self.delimiters
+        cap = (
+            max_gen_toks
+            - longest_prompt
+            - count_tokens(d.thinking_start)
+            - count_tokens(d.thinking_end + d.cap_suffix)
+            - 100
+        )
+        if cap < 1:
+            raise ValueError(
+                f"max_tokens_thinking=auto leaves no thinking budget ({cap} tokens): it is "
+                f"max_gen_toks ({max_gen_toks}) minus the longest prompt ({longest_prompt}) minus "
+                "the delimiters minus 100. Raise max_gen_toks or give max_tokens_thinking=N."
+            )
+        return cap
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Everything one batch of requests needs: forcing, per-phase sampling, answer stops."""
+
+    forcing: BudgetForcingConfig = field(default_factory=BudgetForcingConfig)
+    sampling: Sampling = field(default_factory=Sampling)
+    thinking_sampling: Sampling = field(default_factory=Sampling)
+    until: tuple[str, ...] = ()
+    max_gen_toks: int = 32768
+    #: False: no forcing gen_kwarg was given, so (as in the s1 fork) each request is one plain
+    #: generation with no thinking phase of ours (``forcing_requested``)
+    force_thinking: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary for results files."""
+        f = self.forcing
+        return {
+            "max_tokens_thinking": f.max_tokens_thinking,
+            "min_tokens_thinking": f.min_tokens_thinking,
+            "thinking_n_ignore": f.thinking_n_ignore or 0,
+            "thinking_n_ignore_str": list(f.thinking_n_ignore_str),
+            "thinking_start": f.delimiters.thinking_start,
+            "thinking_end": f.delimiters.thinking_end,
+            "until_thinking": list(f.delimiters.until_thinking),
+            "cap_message": f.delimiters.cap_message,
+            "cap_suffix": f.delimiters.cap_suffix,
+            "rejection_sample": f.rejection_sample,
+            "max_tokens_answer": f.max_tokens_answer,
+            "thinking_loop_guard": str(f.loop_guard) if f.loop_guard else None,
+            "max_gen_toks": self.max_gen_toks,
+            "sampling": self.sampling.__dict__,
+            "thinking_sampling": self.thinking_sampling.__dict__,
+            "force_thinking": self.force_thinking,
+        }
+
+
+_SAMPLING_KEYS = {f.name for f in fields(Sampling)} | {"do_sample"}
+_FORCING_KEYS = {
+    "max_tokens_thinking",
+    "min_tokens_thinking",
+    "thinking_n_ignore",
+    "thinking_n_ignore_str",
+    "thinking_start",
+    "thinking_end",
+    "until_thinking",
+    "until_thinking_2",
+    "rejection_sample",
+    "rejection_max_tries",
+    "thinking_cap_message",
+    "thinking_cap_suffix",
+    "max_tokens_answer",
+    "thinking_loop_guard",
+}
+_LM_EVAL_KEYS = {"until", "max_gen_toks"}
+ACCEPTED_KEYS = frozenset(
+    _SAMPLING_KEYS
+    | {f"{k}_thinking" for k in _SAMPLING_KEYS}
+    | _FORCING_KEYS
+    | _LM_EVAL_KEYS
+    # lm-eval's vllm backend accepts max_tokens for max_gen_toks; so do we
+    | {"max_tokens"}
+)
+
+
+def forcing_requested(gen_kwargs: dict[str, Any]) -> bool:
+    """The s1 fork's rule for whether a request gets a thinking phase: only when a gen_kwarg
+    asks for one (any key with "thinking" in it, or rejection_sample; here also s1-eval's own
+    forcing keys). Without one the fork, like lm-eval's vllm, generates plainly."""
+    return any("thinking" in key or key in _FORCING_KEYS for key in gen_kwargs)
+
+
+def _unknown_key_error(key: str) -> ValueError:
+    hint = did_you_mean(key, ACCEPTED_KEYS)
+    return ValueError(
+        f"Unknown gen_kwarg {key!r}.{hint} Accepted: {', '.join(sorted(ACCEPTED_KEYS))}."
+    )
+
+
+def parse_budget(value: str | int | None, key: str = "budget") -> int | str | None:
+    """A thinking budget as a user gives it (gen_kwarg, sweep grid, file): '512' -> 512,
+    'none' -> None (no cap), 'auto' -> 'auto'.
+
+    Anything else raises ValueError("<key>=<value> is invalid: expected ...")."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # lm-eval reads "-5" in --gen_kwargs as -5.0
+    problem = ValueError(
+        f"{key}={value!r} is invalid: expected a positive integer, 'auto' or 'none'."
+    )
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise problem
+    text = str(value).strip().lower()
+    if text in NO_CAP_WORDS:
+        return None
+    if text == AUTO:
+        return AUTO
+    try:
+        budget = int(text)
+    except ValueError:
+        raise problem from None
+    if budget <= 0:
+        raise problem
+    return budget
+
+
+def _parse_sampling(values: dict[str, Any], suffix: str, base: Sampling) -> Sampling:
+    updates: dict[str, Any] = {}
+    for name in ("temperature", "top_p", "top_k", "min_p", "seed"):
+        key = name + suffix
+        if key not in values:
+            continue
+        value = values[key]
+        if name == "temperature":
+            updates[name] = as_float(key, value, 0.0)
+        elif name == "top_p":
+            updates[name] = as_float(key, value, 1e-9, 1.0)
+        elif name == "min_p":
+            updates[name] = as_float(key, value, 0.0, 1.0)
+        elif name == "top_k":
+            top_k = as_int(key, value, -1)
+            updates[name] = -1 if top_k == 0 else top_k
+        else:
+            updates[name] = None if value is None else as_int(key, value, 0)
+    for name in ("repetition_penalty",):
+        if name + suffix in values:
+            updates[name] = as_float(name + suffix, values[name + suffix], 1e-9)
+    for name in ("presence_penalty", "frequency_penalty"):
+        if name + suffix in values:
+            updates[name] = as_float(name + suffix, values[name + suffix], -2.0, 2.0)
+    do_sample_key = "do_sample" + suffix
+    if do_sample_key in values:
+        do_sample = as_bool(do_sample_key, values[do_sample_key])
+        if not do_sample:
+            updates["temperature"] = 0.0  # lm-eval convention: do_sample=false means greedy
+        elif "temperature" not in updates and base.temperature == 0.0:
+            updates["temperature"] = 1.0
+    return replace(base, **updates)
+
+
+def _delimiters(values: dict[str, Any], preset: PresetName | Delimiters) -> Delimiters:
+    if isinstance(preset, Delimiters):
+        base = preset
+    elif preset in PRESETS:
+        base = PRESETS[preset]
+    else:
+        raise ValueError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
+    updates: dict[str, Any] = {}
+    for key, attr in (
+        ("thinking_start", "thinking_start"),
+        ("thinking_end", "thinking_end"),
+        ("thinking_cap_message", "cap_message"),
+        ("thinking_cap_suffix", "cap_suffix"),
+    ):
+        if key in values:
+            text = values[key]
+            if not isinstance(text, str):
+                raise ValueError(f"{key}={text!r} is invalid: expected a string.")
+            updates[attr] = unescape(text)
+    until = [*as_strings("until_thinking", values.get("until_thinking"), split=False)]
+    until += as_strings("until_thinking_2", values.get("until_thinking_2"), split=False)
+    if until:
+        updates["until_thinking"] = tuple(until)
+    elif "thinking_end" in updates and "until_thinking" not in values:
+        # a custom end delimiter also ends thinking unless the user says otherwise
+        updates["until_thinking"] = (*base.until_thinking, updates["thinking_end"])
+    result = replace(base, **updates)
+    if not result.thinking_end:
+        raise ValueError("thinking_end='' is invalid: the closing delimiter cannot be empty.")
+    if any(not s for s in result.until_thinking):
+        raise ValueError("until_thinking contains an empty string: give a non-empty stop.")
+    return result
+
+
+def parse_gen_kwargs(
+    gen_kwargs: dict[str, Any] | None,
+    *,
+    preset: PresetName | Delimiters = "s1",
+    default_max_gen_toks: int = 32768,
+) -> GenerationSettings:
+    """Validate lm-eval gen_kwargs and build the settings; raises ValueError naming the key."""
+    values = dict(gen_kwargs or {})
+    for key in values:
+        if key not in ACCEPTED_KEYS:
+            raise _unknown_key_error(key)
+
+    max_gen_toks = values.get("max_gen_toks", values.get("max_tokens", default_max_gen_toks))
+    max_gen_toks = as_int("max_gen_toks", max_gen_toks, 1)
+    until = as_strings("until", values.get("until"), split=False)
+
+    sampling = _parse_sampling(values, "", Sampling())
+    thinking_sampling = _parse_sampling(values, "_thinking", sampling)
+
+    delimiters = _delimiters(values, preset)
+    cap = parse_budget(values.get("max_tokens_thinking"), "max_tokens_thinking")
+    min_tokens = as_int("min_tokens_thinking", values.get("min_tokens_thinking", 0), 0)
+    if isinstance(cap, int) and min_tokens > cap:
+        raise ValueError(
+            f"min_tokens_thinking={min_tokens} is larger than max_tokens_thinking={cap}: "
+            "give a minimum at or below the cap."
+        )
+    n_ignore = values.get("thinking_n_ignore")
+    if n_ignore is not None:
+        n_ignore = as_int("thinking_n_ignore", n_ignore, 0)
+    ignore_strs = as_strings(
+        "thinking_n_ignore_str", values.get("thinking_n_ignore_str"), split=True
+    )
+    rejection = as_bool("rejection_sample", values.get("rejection_sample", False))
+    tries = as_int("rejection_max_tries", values.get("rejection_max_tries", 16), 1)
+    if rejection:
+        if cap is None:
+            raise ValueError(
+                "rejection_sample=true needs max_tokens_thinking (the cap each sample must fit "
+                "under): add max_tokens_thinking=N."
+            )
+        if thinking_sampling.greedy:
+            raise ValueError(
+                "rejection_sample=true needs temperature > 0 (greedy decoding would resample "
+                "the same thinking): add temperature=1 (or temperature_thinking=...)."
+            )
+    answer_cap = values.get("max_tokens_answer")
+    if answer_cap is not None:
+        answer_cap = as_int("max_tokens_answer", answer_cap, 1)
+
+    forcing = BudgetForcingConfig(
+        delimiters=delimiters,
+        max_tokens_thinking=cap,
+        min_tokens_thinking=min_tokens,
+        thinking_n_ignore=n_ignore,
+        thinking_n_ignore_str=ignore_strs,
+        rejection_sample=rejection,
+        rejection_max_tries=tries,
+        max_tokens_answer=answer_cap,
+        loop_guard=parse_loop_guard(values.get("thinking_loop_guard")),
+    )
+    return GenerationSettings(
+        forcing=forcing,
+        sampling=sampling,
+        thinking_sampling=thinking_sampling,
+        until=until,
+        max_gen_toks=max_gen_toks,
+    )

@@ -1,0 +1,1 @@
+"""Answer extraction and grading (math-verify, letter choices) under a wall-clock limit."""

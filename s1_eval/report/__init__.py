@@ -1,0 +1,1 @@
+"""Reports over runs: Control / Scaling / Performance, statistics, leaderboards, plots, verify, submit."""

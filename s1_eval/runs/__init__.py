@@ -1,0 +1,1 @@
+"""Run folders and results files: layout, settings of a grid point, locks, reading samples."""
