@@ -20,6 +20,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from s1_eval.common.files import read_json
+from s1_eval.common.numbers import fmt
 from s1_eval.report.metrics import (
     SCALING_UNIT,
     RunPoint,
@@ -176,7 +177,7 @@ def _acc(p: Point) -> str:
 
 def _scaling(points: Sequence[Point]) -> str:
     value = scaling([RunPoint(p.thinking_mean, p.accuracy_pct) for p in points])
-    return "n/a" if value is None else f"{value:+.0f}"
+    return fmt(value, 0, signed=True)
 
 
 def cap_table(m: DemoMeasurement) -> str:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from s1_eval.common.log import did_you_mean
+from s1_eval.common.numbers import fmt
 from s1_eval.report.metrics import cell_stats, mean_stderr
 from s1_eval.report.statistics import (
     CONFIDENCE,
@@ -252,7 +253,7 @@ def seed_table(rows: Sequence[SeedRepeats]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        spread = "n/a" if r.stderr_pct is None else f"{r.stderr_pct:.1f}"
+        spread = fmt(r.stderr_pct)
         per_seed = ", ".join(f"{s}: {a:.1f}" for s, a in zip(r.seeds, r.accuracy_pct, strict=True))
         lines.append(
             f"| {r.model} | {r.task} | {r.setting} | {len(r.seeds)} | {r.mean_pct:.1f} ± {spread} "

@@ -16,6 +16,7 @@ from dataclasses import replace
 from html import escape
 from pathlib import Path
 
+from s1_eval.common.numbers import fmt
 from s1_eval.report.build import ALL_SETTINGS, CellRow, CurveRow, Report
 from s1_eval.report.metrics import SCALING_UNIT
 
@@ -77,10 +78,6 @@ def _num(field: str, value, text: str) -> str:
     return f'<td class="num" data-key="{field}" data-value="{_value(value)}">{escape(text)}</td>'
 
 
-def _fmt(value, digits: int) -> str:
-    return "n/a" if _value(value) == "" else f"{value:.{digits}f}"
-
-
 def _members(report: Report, curve: CurveRow) -> list[CellRow]:
     return [
         c
@@ -117,9 +114,9 @@ def _row(report: Report, curve: CurveRow) -> str:
                 html.append(f"<td>{escape(cells[header])}</td>")
             continue
         value = getattr(curve, field)
-        text = _fmt(value, digits)
+        text = fmt(value, digits)
         if field == "performance_pct" and value is not None:
-            text += f" ± {_fmt(curve.performance_stderr_pct, 1)}"
+            text += f" ± {fmt(curve.performance_stderr_pct, 1)}"
         if field == "scaling" and curve.scaling_ci_low is not None:
             text += f" [{curve.scaling_ci_low:.2f}, {curve.scaling_ci_high:.2f}]"
         html.append(_num(field, value, text))

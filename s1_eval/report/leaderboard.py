@@ -8,42 +8,36 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from s1_eval.common.files import write_all_atomic
+from s1_eval.common.numbers import MISSING, fmt
 from s1_eval.report.build import CellRow, CurveRow, Report
 from s1_eval.report.compare import comparison_table, seed_table
 from s1_eval.report.methods_table import method_rows, methods_json, methods_markdown
 from s1_eval.report.metrics import SCALING_KEY, SCALING_UNIT
 
 
-def _fmt(value, digits: int = 1, suffix: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}f}{suffix}"
-
-
 def _seconds(row: CellRow) -> str:
     if row.seconds_per_correct is None:
-        return "n/a"
+        return MISSING
     return (
         f"{row.seconds_per_correct:.2f} ({row.hardware})"
         if row.hardware
-        else _fmt(row.seconds_per_correct, 2)
+        else fmt(row.seconds_per_correct, 2)
     )
 
 
 def _scaling(curve: CurveRow) -> str:
     if curve.scaling_ci_low is None or curve.scaling_ci_high is None:
-        return _fmt(curve.scaling, 2)
-    return f"{_fmt(curve.scaling, 2)} [{curve.scaling_ci_low:.2f}, {curve.scaling_ci_high:.2f}]"
+        return fmt(curve.scaling, 2)
+    return f"{fmt(curve.scaling, 2)} [{curve.scaling_ci_low:.2f}, {curve.scaling_ci_high:.2f}]"
 
 
 def _acc(value, stderr) -> str:
-    return "n/a" if value is None else f"{value:.1f} ± {_fmt(stderr)}"
+    return MISSING if value is None else f"{value:.1f} ± {fmt(stderr)}"
 
 
 def to_markdown(report: Report) -> str:
@@ -62,9 +56,9 @@ def to_markdown(report: Report) -> str:
     for c in report.curves:
         lines.append(
             f"| {c.model} | {c.task} | {c.series} | {c.n_runs} | {c.budgets} "
-            f"| {_acc(c.performance_pct, c.performance_stderr_pct)} | {_fmt(c.best_thinking_mean, 0)} "
-            f"| {_fmt(c.control_pct, 0, '%')} | {_fmt(c.control_per_sample_pct, 1, '%')} "
-            f"| {_scaling(c)} | {_fmt(c.tokens_per_correct, 0)} |"
+            f"| {_acc(c.performance_pct, c.performance_stderr_pct)} | {fmt(c.best_thinking_mean, 0)} "
+            f"| {fmt(c.control_pct, 0, '%')} | {fmt(c.control_per_sample_pct, 1, '%')} "
+            f"| {_scaling(c)} | {fmt(c.tokens_per_correct, 0)} |"
         )
     if report.comparisons:
         lines += ["", *comparison_table(report.comparisons)]
@@ -82,9 +76,9 @@ def to_markdown(report: Report) -> str:
     for r in report.cells:
         lines.append(
             f"| {r.model} | {r.task} | {r.setting} | {r.n} | {_acc(r.accuracy_pct, r.accuracy_stderr_pct)} "
-            f"| {_fmt(r.thinking_mean, 0)} | {_fmt(r.thinking_max, 0)} | {_fmt(r.cap, 0)} "
-            f"| {_fmt(r.within_cap_pct, 1, '%')} | {_fmt(r.cap_fired_pct, 1, '%')} "
-            f"| {_fmt(r.tokens_per_correct, 0)} | {_seconds(r)} | {r.missing or ''} |"
+            f"| {fmt(r.thinking_mean, 0)} | {fmt(r.thinking_max, 0)} | {fmt(r.cap, 0)} "
+            f"| {fmt(r.within_cap_pct, 1, '%')} | {fmt(r.cap_fired_pct, 1, '%')} "
+            f"| {fmt(r.tokens_per_correct, 0)} | {_seconds(r)} | {r.missing or ''} |"
         )
     notes = [c for c in report.curves if c.note]
     if notes or report.warnings:

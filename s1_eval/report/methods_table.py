@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from s1_eval.common.numbers import fmt
 from s1_eval.report.build import ALL_SETTINGS, CurveRow, Report
 from s1_eval.report.metrics import SCALING_UNIT
 from s1_eval.runs.methods import PAPER_NAMES
@@ -77,10 +78,6 @@ def _row(curve: CurveRow, method: str) -> MethodRow:
     )
 
 
-def _num(value: float | None, digits: int = 1, suffix: str = "") -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
-
-
 def methods_markdown(report: Report, reference: dict | None = None, heading: bool = True) -> str:
     """Table 3's layout for the report's runs, and the paper's rows when ``reference`` is given."""
     rows = method_rows(report)
@@ -103,8 +100,8 @@ def methods_markdown(report: Report, reference: dict | None = None, heading: boo
             interval = f" [{r.scaling_ci_low:.0f}, {r.scaling_ci_high:.0f}]"
         error = f" ± {r.performance_stderr_pct:.1f}" if r.performance_stderr_pct is not None else ""
         lines.append(
-            f"| {r.model} | {r.task} | {r.method} | {r.paper_name} | {_num(r.control_pct, 0, '%')} "
-            f"| {_num(r.scaling, 0)}{interval} | {_num(r.performance_pct)}{error} | {r.n_runs} "
+            f"| {r.model} | {r.task} | {r.method} | {r.paper_name} | {fmt(r.control_pct, 0, '%')} "
+            f"| {fmt(r.scaling, 0)}{interval} | {fmt(r.performance_pct)}{error} | {r.n_runs} "
             f"| {r.levels} |"
         )
     if not rows:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from s1_eval.common.files import write_atomic
+from s1_eval.common.numbers import fmt
 from s1_eval.report.build import Report
 from s1_eval.report.metrics import SCALING_UNIT
 from s1_eval.report.reference import load_reference, reference_accuracy
@@ -95,7 +96,7 @@ def scaling_figure(
                 continue
             members.sort(key=x_of)
             curve = curves.get((model, task, series))
-            scaling = "n/a" if curve is None or curve.scaling is None else f"{curve.scaling:.2f}"
+            scaling = fmt(curve.scaling if curve else None, 2)
             if curve is not None and curve.scaling_ci_low is not None:
                 scaling += f" [{curve.scaling_ci_low:.2f}, {curve.scaling_ci_high:.2f}]"
             label = series if len(models) == 1 else f"{model}: {series}"

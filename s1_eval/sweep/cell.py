@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from s1_eval.common.files import write_json_atomic
+from s1_eval.common.numbers import fmt
 from s1_eval.runs.folder import (
     CELL_FILE,
     RESULTS_GLOB,
@@ -232,8 +233,8 @@ def describe_cell(folder: Path) -> str:
     parts = []
     for cell in cells:
         stats = cell_stats(cell.records, cell.setting.cap)
-        acc = "n/a" if stats.accuracy_pct is None else f"{stats.accuracy_pct:.1f}"
+        acc = fmt(stats.accuracy_pct)
         err = "" if stats.accuracy_stderr_pct is None else f" ± {stats.accuracy_stderr_pct:.1f}"
-        think = "n/a" if stats.thinking_mean is None else f"{stats.thinking_mean:.0f}"
+        think = fmt(stats.thinking_mean, 0)
         parts.append(f"{cell.task}: acc {acc}{err} %, mean thinking {think} tokens")
     return "; ".join(parts)
