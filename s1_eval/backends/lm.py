@@ -76,15 +76,23 @@ class _ForcingLM(LM):
         return cls(**{**extra, **arg_dict})
 
     @classmethod
+    def accepted_model_args(cls) -> dict[str, Any]:
+        """Every model_arg this backend takes by name, with its default (``inspect._empty``
+        when required, None when it follows the preset or is unset); s1_vllm passes any other
+        to vLLM. reject_unknown checks against it, and the docs' model_args page lists it."""
+        parameters = inspect.signature(cls.__init__).parameters
+        accepted = {n: p.default for n, p in parameters.items() if n not in ("self", "kwargs")}
+        for name in (*DELIMITER_ARGS, *CHAT_TEMPLATE_ARGS, THINK_END_ARG, *IGNORED_ARGS):
+            accepted.setdefault(name, None)
+        return accepted
+
+    @classmethod
     def reject_unknown(cls, kwargs: dict[str, Any]) -> None:
         """One error naming the first unknown model_arg; the accepted ones come from __init__."""
         if not kwargs:
             return
         key = next(iter(kwargs))
-        names = [
-            n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "kwargs")
-        ]
-        accepted = [*names, *DELIMITER_ARGS, *CHAT_TEMPLATE_ARGS, THINK_END_ARG, *IGNORED_ARGS]
+        accepted = list(cls.accepted_model_args())
         hint = did_you_mean(key, accepted)
         raise ValueError(
             f"Unknown model_arg {key!r} for {cls.__name__}.{hint} Accepted: {', '.join(accepted)}."

@@ -10,7 +10,7 @@ generation starts. The result is engine-agnostic; engines translate ``Sampling``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from s1_eval.common.log import did_you_mean
@@ -123,31 +123,63 @@ class GenerationSettings:
         }
 
 
-_SAMPLING_KEYS = {f.name for f in fields(Sampling)} | {"do_sample"}
-_FORCING_KEYS = {
-    "max_tokens_thinking",
-    "min_tokens_thinking",
-    "thinking_n_ignore",
-    "thinking_n_ignore_str",
-    "thinking_start",
-    "thinking_end",
-    "until_thinking",
-    "until_thinking_2",
-    "rejection_sample",
-    "rejection_max_tries",
-    "thinking_cap_message",
-    "thinking_cap_suffix",
-    "max_tokens_answer",
-    "thinking_loop_guard",
+#: Every gen_kwarg the s1 backends accept, with what it does: the one table that validation
+#: (``ACCEPTED_KEYS``) and the generated gen_kwargs reference page both read.
+FORCING_GEN_KWARGS: dict[str, str] = {
+    "max_tokens_thinking": "Thinking cap in tokens. `auto` = max_gen_toks − longest prompt − "
+    "delimiters − 100 (the s1 fork's rule); `none` = no cap, but a thinking phase is still forced "
+    "(the words `s1-eval sweep --budgets` takes). Default: no cap.",
+    "min_tokens_thinking": "Minimum thinking tokens, through the engine's min_tokens (needs "
+    "single-token stops). Default 0.",
+    "thinking_n_ignore": "How many times an early end of thinking is suppressed. Default 0.",
+    "thinking_n_ignore_str": "Appended at each suppression (default: nothing, as in the fork); "
+    "`Wait|Hmm` uses several in turn.",
+    "thinking_start": "Opening delimiter (default from the preset); `\\n` escapes work.",
+    "thinking_end": "Closing delimiter (default from the preset); it also ends thinking unless "
+    "until_thinking is given.",
+    "until_thinking": "Stop string that ends thinking (plus EOS); default from the preset.",
+    "until_thinking_2": "A second stop string that ends thinking.",
+    "rejection_sample": "Resample until the thinking fits under the cap (needs "
+    "max_tokens_thinking and temperature > 0). Default false.",
+    "rejection_max_tries": "Most draws per request under rejection_sample. Default 16.",
+    "thinking_cap_message": "Text written before the end delimiter when the cap fires. "
+    'Default `""`.',
+    "thinking_cap_suffix": "Text written after the end delimiter when the cap fires. "
+    'Default `"\\nFinal Answer:"`.',
+    "max_tokens_answer": "Cap on the answer phase. Default: what max_gen_toks leaves after the "
+    "thinking.",
+    "thinking_loop_guard": "`n:r`, off by default: end thinking once some run of n thinking "
+    "tokens has appeared r times.",
 }
-_LM_EVAL_KEYS = {"until", "max_gen_toks"}
-ACCEPTED_KEYS = frozenset(
-    _SAMPLING_KEYS
-    | {f"{k}_thinking" for k in _SAMPLING_KEYS}
-    | _FORCING_KEYS
-    | _LM_EVAL_KEYS
+#: one per ``Sampling`` field, plus lm-eval's do_sample; each also comes as ``<key>_thinking``
+SAMPLING_GEN_KWARGS: dict[str, str] = {
+    "temperature": "Sampling temperature; 0 = greedy (the default).",
+    "top_p": "Nucleus sampling mass, in (0, 1]. Default 1.",
+    "top_k": "Top-k sampling; -1 or 0 = off (the default).",
+    "min_p": "Min-p sampling, in [0, 1]. Default 0.",
+    "seed": "The request's sampling seed (each forcing step derives its own from it). "
+    "Default: none.",
+    "repetition_penalty": "Greater than 0; 1 = off (the default).",
+    "presence_penalty": "In [-2, 2]. Default 0.",
+    "frequency_penalty": "In [-2, 2]. Default 0.",
+    "do_sample": "lm-eval's switch: false = greedy (temperature 0); true without a temperature "
+    "= temperature 1.",
+}
+LM_EVAL_GEN_KWARGS: dict[str, str] = {
+    "until": "Stop strings of the answer phase (the task's).",
+    "max_gen_toks": "Generation budget, thinking and answer together. Default: the model_arg "
+    "max_gen_toks (32768).",
     # lm-eval's vllm backend accepts max_tokens for max_gen_toks; so do we
-    | {"max_tokens"}
+    "max_tokens": "lm-eval vllm's other name for max_gen_toks.",
+}
+#: the suffix that applies a sampling gen_kwarg to the thinking phase only
+THINKING_SUFFIX = "_thinking"
+_FORCING_KEYS = frozenset(FORCING_GEN_KWARGS)
+ACCEPTED_KEYS = frozenset(
+    SAMPLING_GEN_KWARGS.keys()
+    | {k + THINKING_SUFFIX for k in SAMPLING_GEN_KWARGS}
+    | _FORCING_KEYS
+    | LM_EVAL_GEN_KWARGS.keys()
 )
 
 
@@ -278,7 +310,7 @@ def parse_gen_kwargs(
     until = as_strings("until", values.get("until"), split=False)
 
     sampling = _parse_sampling(values, "", Sampling())
-    thinking_sampling = _parse_sampling(values, "_thinking", sampling)
+    thinking_sampling = _parse_sampling(values, THINKING_SUFFIX, sampling)
 
     delimiters = _delimiters(values, preset)
     cap = parse_budget(values.get("max_tokens_thinking"), "max_tokens_thinking")

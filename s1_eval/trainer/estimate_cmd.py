@@ -71,16 +71,26 @@ def lora_modules(target, model_type: str) -> tuple[str, ...]:
     return tuple(name for name in names if name in ALL_LINEAR)
 
 
+def estimate_parser() -> OneLineParser:
+    """The estimate's own options; the rest of the line is the recipe's (``--config`` ...)."""
+    parser = OneLineParser(
+        prog="s1-train estimate",
+        description="Per-GPU memory of full fine-tuning, FSDP2, ZeRO-3 and LoRA for a recipe "
+        "(--config RECIPE, and any recipe field after it), before anything loads.",
+        raise_as=lambda message: ConfigError("estimate", message),
+    )
+    parser.add_argument("--num_gpus", type=int, required=True, help="GPUs to shard over")
+    parser.add_argument(
+        "--gpu_memory_gib", type=float, default=80.0, help="memory of one GPU, to say what fits"
+    )
+    return parser
+
+
 def estimate_command(argv: list[str]) -> str:
     """Print (and return) the estimate table for the recipe and GPU count in ``argv``."""
     from s1_eval.trainer.config import parse_config
 
-    parser = OneLineParser(
-        prog="s1-train estimate", raise_as=lambda message: ConfigError("estimate", message)
-    )
-    parser.add_argument("--num_gpus", type=int, required=True)
-    parser.add_argument("--gpu_memory_gib", type=float, default=80.0)
-    options, rest = parser.parse_known_args(argv)
+    options, rest = estimate_parser().parse_known_args(argv)
     if "--config" not in rest:
         raise ConfigError("--config", "estimate needs a recipe: --config RECIPE --num_gpus N")
     if options.num_gpus < 1:

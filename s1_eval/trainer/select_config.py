@@ -51,38 +51,68 @@ class SelectConfig:
         return bool(self.reference_args)
 
 
-def _parser() -> OneLineParser:
+def select_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="s1-train select",
+        description="The paper's selection (quality, then difficulty, then diversity) over a "
+        "pool of questions in s1K's schema.",
         allow_abbrev=False,
         add_help=False,
         raise_as=lambda message: ConfigError("select", message),
     )
     add = parser.add_argument
-    add("--pool", required=True)
-    add("--output_dir", required=True)
-    add("--size", type=int, default=PAPER_SIZE)
-    add("--seed", type=int, default=0)
-    add("--domain_field", default="domain")
-    add("--delimiters", default="s1")
-    add("--ngram", type=int, default=PAPER_NGRAM)
-    add("--decontaminate", action="append", default=[])
-    add("--decontaminate_task", action="append", default=[])
-    add("--reference_model", default="s1_vllm")
-    add("--reference_args", action="append", default=[])
-    add("--max_gen_toks", type=int, default=32768)
-    add("--apply_chat_template", action=argparse.BooleanOptionalAction, default=True)
-    add("--tokenizer", default=None)
+    add("--pool", required=True, help="the pool: .jsonl/.json/.csv/.parquet in s1K's schema")
+    add("--output_dir", required=True, help="for selected.jsonl and selection_report.json")
+    add("--size", type=int, default=PAPER_SIZE, help="rows to select (s1K: 1000)")
+    add("--seed", type=int, default=0, help="the diversity draw's seed")
+    add("--domain_field", default="domain", help="the pool's domain column")
+    add("--delimiters", default="s1", help="thinking delimiters of the training text")
+    add("--ngram", type=int, default=PAPER_NGRAM, help="decontamination n-gram (the paper's 8)")
+    add(
+        "--decontaminate",
+        action="append",
+        default=[],
+        help="benchmark file whose questions the pool must not repeat (repeatable)",
+    )
+    add(
+        "--decontaminate_task",
+        action="append",
+        default=[],
+        help="our task whose rows the pool must not repeat, e.g. s1_math500 (repeatable)",
+    )
+    add(
+        "--reference_model",
+        default="s1_vllm",
+        help=f"engine of the difficulty stage: {', '.join(REFERENCE_MODELS)}",
+    )
+    add(
+        "--reference_args",
+        action="append",
+        default=[],
+        help="model_args of a reference model (repeatable); none: difficulty is skipped",
+    )
+    add("--max_gen_toks", type=int, default=32768, help="bounds each reference answer")
+    add(
+        "--apply_chat_template",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="render prompts with the chat template (off for a base model)",
+    )
+    add(
+        "--tokenizer",
+        default=None,
+        help="measures trace length (default: the first reference model's; words when none)",
+    )
     return parser
 
 
 def option_names() -> list[str]:
-    return [s for action in _parser()._actions for s in action.option_strings]
+    return [s for action in select_parser()._actions for s in action.option_strings]
 
 
 def parse_select_args(argv: list[str]) -> SelectConfig:
     """The config for ``argv`` (the words after ``select``); a bad option raises ConfigError."""
-    options, extras = _parser().parse_known_args(argv)
+    options, extras = select_parser().parse_known_args(argv)
     for word in extras:
         # parse_known_args sets aside unknown flags and stray words alike: name the first
         if word.startswith("-"):
