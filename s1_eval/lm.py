@@ -289,6 +289,8 @@ class ContextClamps:
 
     def add(self, plan, prompts) -> None:
         context = plan.settings.context
+        if context is None or plan.cap is None:
+            return  # only a cap is clamped
         for index, prompt in enumerate(prompts):
             if index < len(plan.templates) and plan.templates[index] == "closed":
                 continue  # no thinking phase for it
@@ -316,7 +318,7 @@ class ContextClamps:
         span = f"{low}" if low == high else f"{low} to {high}"
         logger.warning(
             "s1-eval: max_model_len=%d cannot hold prompt + thinking budget (%s) + %s=%d: "
-            "thinking clamped to %s tokens for %d of %d requests, so each keeps room to "
+            "thinking clamped to %s tokens for %d of %d capped requests, so each keeps room to "
             "answer (samples: context_clamped=1, cap_fired=0). Raise max_model_len or lower "
             "the budget for a run that tests the budget.",
             self.context.max_model_len,
