@@ -27,7 +27,8 @@ from s1_eval.backends.chat_template import CHAT_TEMPLATE_ARGS, chat_template_var
 from s1_eval.backends.think_end import check_think_end_token, eos_text, strip_thinking
 from s1_eval.common.log import did_you_mean, logger
 from s1_eval.common.values import as_int
-from s1_eval.core.forcing import forced_stream, plan_batch
+from s1_eval.core.plan import BatchPlan, plan_batch
+from s1_eval.core.runner import as_runner
 from s1_eval.core.settings import (
     AUTO,
     DEFAULT_ANSWER_ROOM,
@@ -38,7 +39,7 @@ from s1_eval.core.settings import (
     forcing_requested,
     parse_gen_kwargs,
 )
-from s1_eval.core.sharing import SharedSteps, StepStore
+from s1_eval.core.sharing import StepStore
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
 DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_cap_message",
@@ -141,15 +142,15 @@ class _ForcingLM(LM):
         clamps = ContextClamps()
         checked = [self._check(requests, clamps) for requests in request_lists]  # before the engine
         clamps.warn()
-        engine = self.engine
+        runner = as_runner(self.engine)
         outputs: list[list[str]] = [[""] * len(requests) for requests in request_lists]
         total = sum(len(requests) for requests in request_lists)
         bar = tqdm(total=total, disable=disable_tqdm, desc=f"{self.lazy.name} forcing")
-        batches, owners = [], []
-        for which, plans in enumerate(checked):
-            for indices, settings, prompts in plans:
-                self._record_settings(settings)
-                batches.append((prompts, settings))
+        planned, owners = [], []
+        for which, groups in enumerate(checked):
+            for indices, plan, prompts in groups:
+                self._record_settings(plan.settings)
+                planned.append((prompts, plan))
                 owners.append((which, indices))
 
         def done(batch: int, i: int, text: str) -> None:
@@ -169,18 +170,14 @@ class _ForcingLM(LM):
             if on_done is not None:
                 on_done(which, indices[i], text)
 
-        if hasattr(engine, "forced_stream"):  # data-parallel replicas run the loop themselves
-            stream = engine.forced_stream(batches, share=self.share_steps)
-        else:
-            engine = SharedSteps(engine, store) if self.share_steps else engine
-            stream = forced_stream(engine, batches)
+        stream = runner.run_batches(planned, self.share_steps, store)
         try:
             for batch, index, text in stream:
                 done(batch, index, text)
         finally:  # a failed pass cancels its steps and must not print its bar after the error
             stream.close()
             bar.close()
-        self.last_sharing = engine.stats if self.share_steps else None
+        self.last_sharing = runner.stats if self.share_steps else None
         return outputs
 
     def settings_record(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +204,7 @@ class _ForcingLM(LM):
             settings, force_thinking=False, until=() if self.think_end_token else settings.until
         )
 
-    def _check(self, requests, clamps=None) -> list[tuple[list[int], Any, list[list[int]]]]:
+    def _check(self, requests, clamps=None) -> list[tuple[list[int], BatchPlan, list[list[int]]]]:
         """Group requests by gen_kwargs and check every group: a typo fails in seconds.
         ``clamps`` gathers the requests whose thinking the context will clamp."""
         tokenizer, context = self.lazy.tokenizer, self.lazy.max_model_len
@@ -229,7 +226,7 @@ class _ForcingLM(LM):
                 )
             if settings.force_thinking:
                 (clamps or ContextClamps()).add(plan, prompts)
-            plans.append((indices, settings, prompts))
+            plans.append((indices, plan, prompts))
         return plans
 
     def loglikelihood(self, requests):

@@ -21,6 +21,9 @@ from s1_eval.core.settings import GenerationSettings, Sampling
 from s1_eval.core.steps import Engine, GenerationStep, Phase, StepResult
 from s1_eval.trace import ForcedText, Trace
 
+#: one batch's prompts and the plan they share
+PlannedBatch = tuple[Sequence[Sequence[int]], BatchPlan]
+
 
 class ForcedRequest:
     """The state machine of one request; ``start`` and ``advance`` return the next step."""
@@ -332,7 +335,7 @@ def force_generate_many(
     alone; ``on_done(batch, index, text)`` fires as each request finishes.
     """
     outputs: list[list[ForcedText | None]] = [[None] * len(p) for p, _ in batches]
-    stream = forced_stream(engine, batches)
+    stream = forced_stream(engine, plan_batches(engine.tokenizer, batches))
     try:
         for batch, index, text in stream:
             outputs[batch][index] = text
@@ -343,21 +346,27 @@ def force_generate_many(
     return outputs  # type: ignore[return-value]
 
 
+def plan_batches(
+    tokenizer, batches: Sequence[tuple[Sequence[Sequence[int]], GenerationSettings]]
+) -> list[PlannedBatch]:
+    """Each (prompts, settings) batch with its plan: resolved once, before anything runs."""
+    return [(prompts, plan_batch(tokenizer, prompts, settings)) for prompts, settings in batches]
+
+
 def forced_stream(
     engine: Engine,
-    batches: Sequence[tuple[Sequence[Sequence[int]], GenerationSettings]],
+    planned: Sequence[PlannedBatch],
     positions: Sequence[Sequence[int]] | None = None,
 ) -> Iterator[tuple[int, int, ForcedText]]:
-    """Yield ``(batch, index, text)`` as each request of ``batches`` finishes.
+    """Yield ``(batch, index, text)`` as each request of the planned batches finishes.
 
-    ``positions[b][i]`` is request ``i``'s place in the whole batch ``b`` when ``batches`` hold
-    only a share of it (its seeds follow that place); the settings' cap must then be resolved
-    already (``auto`` depends on the whole batch's longest prompt).
+    ``positions[b][i]`` is request ``i``'s place in the whole batch ``b`` when ``planned``
+    holds only a share of it (its seeds follow that place; its plan is the whole batch's,
+    ``BatchPlan.share``).
     """
-    plans = [plan_batch(engine.tokenizer, prompts, settings) for prompts, settings in batches]
     requests = {
         (b, i): ForcedRequest(prompt, plan, i, positions[b][i] if positions else None)
-        for b, (plan, (prompts, _)) in enumerate(zip(plans, batches, strict=True))
+        for b, (prompts, plan) in enumerate(planned)
         for i, prompt in enumerate(prompts)
     }
     try:

@@ -11,7 +11,7 @@ through a pass. ``s1_eval.core.forcing`` runs the requests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from s1_eval.common.log import logger
 from s1_eval.core.s1_format import PRESETS, Delimiters, template_thinking
@@ -54,6 +54,12 @@ class BatchPlan:
             return self.budget, False
         room = context.max_model_len - head - self.closing_tokens - context.answer_room
         return (room, True) if room < self.budget else (self.budget, False)
+
+    def share(self, places: Sequence[int]) -> BatchPlan:
+        """The plan of the requests at ``places`` of this batch (a data-parallel replica's
+        share): the whole batch's cap and stops, and those requests' template states."""
+        templates = tuple(self.templates[i] for i in places) if self.templates else ()
+        return replace(self, templates=templates)
 
     def head(self, index: int, prompt_len: int) -> int:
         """Tokens before request ``index``'s thinking: its prompt, and our opening delimiter
