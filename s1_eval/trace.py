@@ -12,7 +12,9 @@ it flows through lm-eval unchanged; ``take_first`` filters keep the object, so a
 
 The row schema: ``has_trace`` (0/1) then the ``SAMPLE_FIELDS``, each a whole number (counts;
 booleans as 0/1) or ``UNKNOWN`` when the backend attached no trace or the value is undefined
-(no cap). Adding a field here adds it to every row, task YAML (``scripts/build_yamls.py``),
+(no cap). Rows written before a field existed lack it: readers take an absent field as
+unknown (``read_row_fields``), so old results files stay readable. Adding a field here adds it
+to every row, task YAML (``scripts/build_yamls.py``),
 verify's trace keys and, as ``SampleRecord`` must then carry it, to what reports read.
 """
 
@@ -33,6 +35,8 @@ SAMPLE_FIELDS = (
     "cap_fired",
     "rejection_tries",
     "loop_stopped",
+    "context_clamped",
+    "no_answer",
 )
 #: 1 when the response carried a trace, else 0 (and every trace field is UNKNOWN)
 HAS_TRACE = "has_trace"
@@ -59,6 +63,14 @@ class Trace:
     suppressions: int = 0
     inserted: tuple[str, ...] = ()
     cap_fired: bool = False
+    #: the context could not hold prompt + budget + answer room: the thinking limit was lowered
+    #: to ``thinking_limit`` (reaching it is not the cap firing)
+    context_clamped: bool = False
+    #: the thinking used up max_gen_toks (or the context): the answer phase had no room, and
+    #: the response is scored as no answer
+    no_answer: bool = False
+    #: the thinking tokens this request was allowed (its cap, max_gen_toks, or the clamp)
+    thinking_limit: int | None = None
     thinking_finish_reasons: tuple[str, ...] = ()
     answer_finish_reason: str = ""
     rejection_tries: int = 0
@@ -148,6 +160,8 @@ class SampleRecord:
     answer_tokens: int | None = None
     rejection_tries: int | None = None
     loop_stopped: int | None = None
+    context_clamped: int | None = None
+    no_answer: int | None = None
     #: lm-eval's hash of the document: the same doc id with another hash is another problem
     doc_hash: str | None = None
 

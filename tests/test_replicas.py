@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from s1_eval.core.forcing import force_generate_many, forced_stream
+from s1_eval.core.forcing import force_generate_many, forced_stream, plan_batches
 from s1_eval.core.s1_format import PRESETS
 from s1_eval.core.settings import parse_gen_kwargs
 from s1_eval.engines.replicas import ReplicaPool, cpu_binding, deal
@@ -49,33 +49,33 @@ def one_engine(batches):
 
 def test_deal_interleaves_requests_and_resolves_the_auto_cap_on_the_whole_batch():
     [(batches_0, places_0), (batches_1, places_1), (batches_2, places_2)] = deal(
-        TOKENIZER, [(PROMPTS, SAMPLED), (PROMPTS[:2], GREEDY)], 3
+        plan_batches(TOKENIZER, [(PROMPTS, SAMPLED), (PROMPTS[:2], GREEDY)]), 3
     )
     assert (places_0, places_1, places_2) == ([[0, 3, 6], [0]], [[1, 4], [1]], [[2, 5], []])
     assert batches_1[0][0] == [PROMPTS[1], PROMPTS[4]]
-    cap = batches_1[0][1].forcing.max_tokens_thinking
+    cap = batches_1[0][1].cap
     # auto leaves room for the longest prompt of the whole batch, which replica 1 does not hold
     assert isinstance(cap, int) and cap == SAMPLED.forcing.resolve_cap(
         420, max(map(len, PROMPTS)), lambda text: len(TOKENIZER.encode(text))
     )
     shorter = max(len(PROMPTS[i]) for i in (1, 4))  # PROMPTS[6] is the longest
     assert cap < SAMPLED.forcing.resolve_cap(420, shorter, lambda text: len(TOKENIZER.encode(text)))
-    assert batches_0[0][1] == batches_1[0][1] == batches_2[0][1]
-    assert batches_2[1] == ([], GREEDY)
+    assert batches_0[0][1].cap == batches_1[0][1].cap == batches_2[0][1].cap
+    assert batches_2[1][0] == [] and batches_2[1][1].settings == GREEDY
 
 
 @pytest.mark.parametrize("replicas", [2, 3])
 def test_shares_run_apart_give_what_one_engine_gives_seeded_and_greedy(replicas):
     batches = [(PROMPTS, SAMPLED), (PROMPTS, GREEDY)]
     merged: list[list] = [[None] * len(PROMPTS) for _ in batches]
-    for share_batches, places in deal(TOKENIZER, batches, replicas):
+    for share_batches, places in deal(plan_batches(TOKENIZER, batches), replicas):
         for b, i, text in forced_stream(toy_engine(), share_batches, places):
             merged[b][places[b][i]] = (str(text), text.trace)
     assert merged == one_engine(batches)
     # the seed matters: without the places, the sampled requests come out differently
     apart = [
         str(t)
-        for share_batches, _ in deal(TOKENIZER, batches[:1], replicas)
+        for share_batches, _ in deal(plan_batches(TOKENIZER, batches[:1]), replicas)
         for _, _, t in forced_stream(toy_engine(), share_batches)
     ]
     assert sorted(apart) != sorted(text for text, _ in merged[0])
@@ -94,7 +94,8 @@ def test_ray_replicas_stream_every_request_once_with_one_engines_results():
     pool = ReplicaPool.start(
         2, functools.partial(ScriptedEngine, PRESETS["s1"], 200, 60), TOKENIZER
     )
-    seen = [(b, i, (str(t), t.trace)) for b, i, t in pool.forced_stream(batches, share=True)]
+    planned = plan_batches(TOKENIZER, batches)
+    seen = [(b, i, (str(t), t.trace)) for b, i, t in pool.run_batches(planned, share_steps=True)]
     assert sorted((b, i) for b, i, _ in seen) == [(b, i) for b in range(2) for i in range(7)]
     merged: list[list] = [[None] * len(PROMPTS) for _ in batches]
     for b, i, result in seen:
@@ -102,7 +103,7 @@ def test_ray_replicas_stream_every_request_once_with_one_engines_results():
     assert merged == one_engine(batches)
     assert pool.stats["asked"] >= 14  # the replicas' sharing counts come back summed
     # a second pass on the same replicas (a sweep's next call) works the same
-    again = [(b, i, str(t)) for b, i, t in pool.forced_stream(batches[1:], share=False)]
+    again = [(b, i, str(t)) for b, i, t in pool.run_batches(planned[1:], share_steps=False)]
     assert sorted(again) == sorted((0, i, merged[1][i][0]) for i in range(7))
 
 

@@ -25,10 +25,21 @@ from tqdm import tqdm
 from s1_eval.backends import parity
 from s1_eval.backends.chat_template import CHAT_TEMPLATE_ARGS, chat_template_variables
 from s1_eval.backends.think_end import check_think_end_token, eos_text, strip_thinking
-from s1_eval.common.log import did_you_mean
-from s1_eval.core.forcing import forced_stream, plan_batch
-from s1_eval.core.settings import PRESETS, GenerationSettings, forcing_requested, parse_gen_kwargs
-from s1_eval.core.sharing import SharedSteps, StepStore
+from s1_eval.common.log import did_you_mean, logger
+from s1_eval.common.values import as_int
+from s1_eval.core.plan import BatchPlan, plan_batch
+from s1_eval.core.runner import as_runner
+from s1_eval.core.settings import (
+    AUTO,
+    DEFAULT_ANSWER_ROOM,
+    PRESETS,
+    UNCLOSED_THINKING,
+    ContextLimit,
+    GenerationSettings,
+    forcing_requested,
+    parse_gen_kwargs,
+)
+from s1_eval.core.sharing import StepStore
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
 DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_cap_message",
@@ -37,6 +48,13 @@ DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_
 IGNORED_ARGS = ("batch_size", "max_batch_size")
 #: lm-eval's vllm name for the text that ends thinking: the response keeps what follows it
 THINK_END_ARG = "think_end_token"
+#: tokens of context kept for the answer when the thinking budget must shrink to fit it
+ANSWER_ROOM_ARG = "answer_room_tokens"
+#: how thinking that used up max_gen_toks (or the context) is scored: no_answer | fork
+UNCLOSED_ARG = "unclosed_thinking"
+#: s1-eval's own model_args, taken by every s1 backend
+S1_ARGS = (ANSWER_ROOM_ARG, UNCLOSED_ARG)
+S1_ARG_DEFAULTS = {ANSWER_ROOM_ARG: DEFAULT_ANSWER_ROOM, UNCLOSED_ARG: UNCLOSED_THINKING[0]}
 
 
 class _ForcingLM(LM):
@@ -52,6 +70,15 @@ class _ForcingLM(LM):
             kwargs.pop("enable_thinking", None), kwargs.pop("chat_template_args", None)
         )
         self.think_end_token = check_think_end_token(kwargs.pop(THINK_END_ARG, None))
+        self.answer_room = as_int(
+            ANSWER_ROOM_ARG, kwargs.pop(ANSWER_ROOM_ARG, S1_ARG_DEFAULTS[ANSWER_ROOM_ARG]), 0
+        )
+        self.unclosed_thinking = kwargs.pop(UNCLOSED_ARG, S1_ARG_DEFAULTS[UNCLOSED_ARG])
+        if self.unclosed_thinking not in UNCLOSED_THINKING:
+            raise ValueError(
+                f"model_arg {UNCLOSED_ARG}={self.unclosed_thinking!r} is invalid: expected "
+                f"{' or '.join(UNCLOSED_THINKING)}."
+            )
         for key in IGNORED_ARGS:
             kwargs.pop(key, None)
         # bad delimiter model_args and max_gen_toks fail here, before anything loads
@@ -82,8 +109,8 @@ class _ForcingLM(LM):
         to vLLM. reject_unknown checks against it, and the docs' model_args page lists it."""
         parameters = inspect.signature(cls.__init__).parameters
         accepted = {n: p.default for n, p in parameters.items() if n not in ("self", "kwargs")}
-        for name in (*DELIMITER_ARGS, *CHAT_TEMPLATE_ARGS, THINK_END_ARG, *IGNORED_ARGS):
-            accepted.setdefault(name, None)
+        for name in (*DELIMITER_ARGS, *CHAT_TEMPLATE_ARGS, THINK_END_ARG, *S1_ARGS, *IGNORED_ARGS):
+            accepted.setdefault(name, S1_ARG_DEFAULTS.get(name))
         return accepted
 
     @classmethod
@@ -120,16 +147,18 @@ class _ForcingLM(LM):
         are the same; steps the lists have in common run once (``s1_eval.core.sharing``) unless
         ``share_steps`` is False. ``on_done(list, index, text)`` fires per finished request.
         """
-        checked = [self._check(requests) for requests in request_lists]  # before the engine
-        engine = self.engine
+        clamps = ContextClamps()
+        checked = [self._check(requests, clamps) for requests in request_lists]  # before the engine
+        clamps.warn()
+        runner = as_runner(self.engine)
         outputs: list[list[str]] = [[""] * len(requests) for requests in request_lists]
         total = sum(len(requests) for requests in request_lists)
         bar = tqdm(total=total, disable=disable_tqdm, desc=f"{self.lazy.name} forcing")
-        batches, owners = [], []
-        for which, plans in enumerate(checked):
-            for indices, settings, prompts in plans:
-                self._record_settings(settings)
-                batches.append((prompts, settings))
+        planned, owners = [], []
+        for which, groups in enumerate(checked):
+            for indices, plan, prompts in groups:
+                self._record_settings(plan.settings)
+                planned.append((prompts, plan))
                 owners.append((which, indices))
 
         def done(batch: int, i: int, text: str) -> None:
@@ -149,18 +178,14 @@ class _ForcingLM(LM):
             if on_done is not None:
                 on_done(which, indices[i], text)
 
-        if hasattr(engine, "forced_stream"):  # data-parallel replicas run the loop themselves
-            stream = engine.forced_stream(batches, share=self.share_steps)
-        else:
-            engine = SharedSteps(engine, store) if self.share_steps else engine
-            stream = forced_stream(engine, batches)
+        stream = runner.run_batches(planned, self.share_steps, store)
         try:
             for batch, index, text in stream:
                 done(batch, index, text)
         finally:  # a failed pass cancels its steps and must not print its bar after the error
             stream.close()
             bar.close()
-        self.last_sharing = engine.stats if self.share_steps else None
+        self.last_sharing = runner.stats if self.share_steps else None
         return outputs
 
     def settings_record(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -175,14 +200,21 @@ class _ForcingLM(LM):
         settings = parse_gen_kwargs(
             merged, preset=self.preset, default_max_gen_toks=self.max_gen_toks
         )
+        context = getattr(self.lazy, "max_model_len", None)
+        settings = replace(
+            settings,
+            context=ContextLimit(context, self.answer_room) if context else None,
+            unclosed_thinking=self.unclosed_thinking,
+        )
         if forcing_requested(merged):
             return settings
         return replace(
             settings, force_thinking=False, until=() if self.think_end_token else settings.until
         )
 
-    def _check(self, requests) -> list[tuple[list[int], Any, list[list[int]]]]:
-        """Group requests by gen_kwargs and check every group: a typo fails in seconds."""
+    def _check(self, requests, clamps=None) -> list[tuple[list[int], BatchPlan, list[list[int]]]]:
+        """Group requests by gen_kwargs and check every group: a typo fails in seconds.
+        ``clamps`` gathers the requests whose thinking the context will clamp."""
         tokenizer, context = self.lazy.tokenizer, self.lazy.max_model_len
         groups: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
@@ -200,7 +232,9 @@ class _ForcingLM(LM):
                     f"context length is {context} (max_model_len): raise max_model_len if the "
                     "model allows it, or shorten the prompts (fewer few-shot examples)."
                 )
-            plans.append((indices, settings, prompts))
+            if settings.force_thinking:
+                (clamps or ContextClamps()).add(plan, prompts)
+            plans.append((indices, plan, prompts))
         return plans
 
     def loglikelihood(self, requests):
@@ -246,6 +280,60 @@ class _ForcingLM(LM):
         described = settings.describe()
         if described not in self.forcing_runs:
             self.forcing_runs.append(described)
+
+
+class ContextClamps:
+    """The requests of one pass whose thinking budget the context cannot hold: refused when no
+    thinking fits at all, otherwise counted for one warning naming the numbers."""
+
+    def __init__(self):
+        self.total = 0
+        self.limits: list[int] = []
+        self.budgets: set[str] = set()
+        self.context: ContextLimit | None = None
+
+    def add(self, plan, prompts) -> None:
+        context = plan.settings.context
+        if context is None or plan.cap is None:
+            return  # only a cap is clamped
+        for index, prompt in enumerate(prompts):
+            if index < len(plan.templates) and plan.templates[index] == "closed":
+                continue  # no thinking phase for it
+            self.total += 1
+            limit, clamped = plan.thinking_limit(plan.head(index, len(prompt)))
+            if limit < 1:
+                raise ValueError(
+                    f"A prompt of {plan.head(index, len(prompt))} tokens leaves no room to "
+                    f"think: max_model_len={context.max_model_len} minus it, the closing text "
+                    f"({plan.closing_tokens}) and {ANSWER_ROOM_ARG}={context.answer_room} is "
+                    f"{limit}: lower {ANSWER_ROOM_ARG}, raise max_model_len or shorten the prompt."
+                )
+            if clamped:
+                self.limits.append(limit)
+                self.context = context
+                cap = plan.settings.forcing.max_tokens_thinking
+                self.budgets.add(
+                    f"max_tokens_thinking={plan.cap}" + (" (auto)" if cap == AUTO else "")
+                )
+
+    def warn(self) -> None:
+        if not self.limits:
+            return
+        low, high = min(self.limits), max(self.limits)
+        span = f"{low}" if low == high else f"{low} to {high}"
+        logger.warning(
+            "s1-eval: max_model_len=%d cannot hold prompt + thinking budget (%s) + %s=%d: "
+            "thinking clamped to %s tokens for %d of %d capped requests, so each keeps room to "
+            "answer (samples: context_clamped=1, cap_fired=0). Raise max_model_len or lower "
+            "the budget for a run that tests the budget.",
+            self.context.max_model_len,
+            ", ".join(sorted(self.budgets)),
+            ANSWER_ROOM_ARG,
+            self.context.answer_room,
+            span,
+            len(self.limits),
+            self.total,
+        )
 
 
 class S1VLLM(_ForcingLM):

@@ -31,6 +31,12 @@ MEANINGS: dict[str, str] = {
     "think_end_token": "As lm-eval's vllm: the response is what follows the token's last "
     "occurrence, cut at the task's stops (the trace still counts the thinking); recorded as "
     "`config.s1_think_end_token`.",
+    "answer_room_tokens": "Tokens of context kept for the answer when a thinking cap does not "
+    "fit the context (the cap is clamped per request; 100 by default, the room the fork's `auto` "
+    "leaves).",
+    "unclosed_thinking": "How thinking that used up max_gen_toks or the context is scored: "
+    "`no_answer` (the default: no answer, `no_answer=1`) or `fork` (as the s1 fork: closed with "
+    "the cap's text and answered with a fresh max_gen_toks).",
     "batch_size": "Taken and ignored: the engines schedule requests themselves and outputs do "
     "not depend on it.",
     "max_batch_size": "s1_vllm: vLLM's max_num_seqs unless that is given (as lm-eval's vllm); "

@@ -21,6 +21,9 @@ from s1_eval.core.settings import GenerationSettings, Sampling
 from s1_eval.core.steps import Engine, GenerationStep, Phase, StepResult
 from s1_eval.trace import ForcedText, Trace
 
+#: one batch's prompts and the plan they share
+PlannedBatch = tuple[Sequence[Sequence[int]], BatchPlan]
+
 
 class ForcedRequest:
     """The state machine of one request; ``start`` and ``advance`` return the next step."""
@@ -47,6 +50,11 @@ class ForcedRequest:
         if not plan.settings.force_thinking:
             self.opened_by = "not_forced"
         self.prefix = self.prompt_ids + (plan.start_ids if self.opened_by == "appended" else ())
+        #: the thinking tokens this request may use: its budget, or less where the context
+        #: could not hold budget + closing text + answer room after its prompt
+        self.thinking_budget, self.context_clamped = plan.thinking_limit(len(self.prefix))
+        if self.opened_by in ("template_closed", "not_forced"):
+            self.context_clamped = False
         self.thinking_ids: list[int] = []
         self.suppressions = 0
         self.inserted: list[str] = []
@@ -65,9 +73,11 @@ class ForcedRequest:
         self.error = ""  # why the engine refused a step, if it did
 
     # -- steps ------------------------------------------------------------------------------
-    def start(self) -> GenerationStep:
+    def start(self) -> GenerationStep | None:
         if self.opened_by in ("template_closed", "not_forced"):
             return self._answer_only()
+        if self.thinking_budget < 1:  # the prompt leaves no room to think (backends refuse it)
+            return self._close_at_limit()
         return self._thinking_step()
 
     def advance(self, result: StepResult) -> GenerationStep | None:
@@ -85,11 +95,8 @@ class ForcedRequest:
     def _thinking_step(self) -> GenerationStep:
         plan, forcing = self.plan, self.plan.settings.forcing
         used = len(self.thinking_ids)
-        if plan.cap is not None:
-            # rejection sampling asks for one token more than fits, to see who overruns
-            max_tokens = plan.cap - used + (1 if forcing.rejection_sample else 0)
-        else:
-            max_tokens = plan.settings.max_gen_toks - used
+        # rejection sampling asks for one token more than fits, to see who overruns
+        max_tokens = self.thinking_budget - used + (1 if forcing.rejection_sample else 0)
         if self.loop_watch is not None:
             max_tokens = min(max_tokens, CHECK_EVERY)
         return GenerationStep(
@@ -113,21 +120,20 @@ class ForcedRequest:
         plan, forcing = self.plan, self.plan.settings.forcing
         self.finish_reasons.append(result.finish_reason)
         kept = self._kept_thinking_ids(result)
-        overran = plan.cap is not None and len(self.thinking_ids) + len(kept) > plan.cap
+        budget = self.thinking_budget
+        overran = plan.cap is not None and len(self.thinking_ids) + len(kept) > budget
         if forcing.rejection_sample and overran and self.tries < forcing.rejection_max_tries:
             self.tries += 1
             self.thinking_ids, self.suppressions, self.inserted = [], 0, []
             if self.loop_watch is not None:
                 self.loop_watch = LoopWatch(self.loop_watch.guard)
             return self._thinking_step()
-        if plan.cap is not None:
-            kept = kept[: plan.cap - len(self.thinking_ids)]
+        kept = kept[: budget - len(self.thinking_ids)]
         looped = self.loop_watch.feed(kept) if self.loop_watch is not None else None
         if looped is not None:
             kept = kept[:looped]
         self.thinking_ids.extend(kept)
         used = len(self.thinking_ids)
-        budget = plan.cap if plan.cap is not None else plan.settings.max_gen_toks
         if looped is not None:
             self.loop_tokens_saved = budget - used
             return self._close(cap_fired=False, cap_text=True)
@@ -137,7 +143,7 @@ class ForcedRequest:
             self.continuing = True
             return self._thinking_step()
         if result.finish_reason == "length" or used >= budget:
-            return self._close(cap_fired=plan.cap is not None)
+            return self._close_at_limit()
         if self.suppressions >= (forcing.thinking_n_ignore or 0):
             return self._close(cap_fired=False)
         if not kept and not self._ignore_text():
@@ -160,8 +166,16 @@ class ForcedRequest:
         if self.loop_watch is not None:
             self.loop_watch.feed(ids)  # it mirrors the thinking; a loop shows in the next step
         if len(ids) >= remaining:
-            return self._close(cap_fired=self.plan.cap is not None)
+            return self._close_at_limit()
         return self._thinking_step()
+
+    def _close_at_limit(self) -> GenerationStep | None:
+        """End thinking that used all it may: the cap fired only when the cap was the limit
+        (not the context, not max_gen_toks); the cap's closing text follows the cap and the
+        context clamp, and with ``unclosed_thinking=fork`` any length end, as in the s1 fork."""
+        capped = self.plan.cap is not None and not self.context_clamped
+        fork = self.plan.settings.unclosed_thinking == "fork"
+        return self._close(cap_fired=capped, cap_text=capped or self.context_clamped or fork)
 
     def _close(self, cap_fired: bool, cap_text: bool | None = None) -> GenerationStep | None:
         """End thinking: with the cap's closing text when the cap (or the loop guard) ended it."""
@@ -207,7 +221,23 @@ class ForcedRequest:
         settings = self.plan.settings
         if settings.forcing.max_tokens_answer is not None:
             return settings.forcing.max_tokens_answer
+        if settings.unclosed_thinking == "fork":  # the fork asks max_gen_toks again
+            return settings.max_gen_toks
         return settings.max_gen_toks - len(self.thinking_ids)
+
+    @property
+    def no_answer(self) -> bool:
+        """The forced thinking used up max_gen_toks or the context, so the answer phase had
+        no room: scored as no answer (``unclosed_thinking=fork`` grades whatever was written)."""
+        if self.opened_by not in ("appended", "prompt") or self.error:
+            return False
+        if self.plan.settings.unclosed_thinking != "no_answer":
+            return False
+        return (
+            self.answer is not None
+            and self.answer.finish_reason == "length"
+            and not self.answer_ids
+        )
 
     def _seeded(self, sampling: Sampling) -> Sampling:
         """A distinct seed per request and per rejection try, derived from the user's seed.
@@ -259,13 +289,17 @@ class ForcedRequest:
             else ""
         )
         head = opening + self.thinking_text + self.closing_text
+        forced = self.opened_by in ("appended", "prompt")
         trace = Trace(
             thinking_tokens=len(self.thinking_ids),
             answer_tokens=len(self.answer_ids),
-            max_tokens_thinking=self.plan.cap if self.opened_by in ("appended", "prompt") else None,
+            max_tokens_thinking=self.plan.cap if forced else None,
             suppressions=self.suppressions,
             inserted=tuple(self.inserted),
             cap_fired=self.cap_fired,
+            context_clamped=self.context_clamped,
+            no_answer=self.no_answer,
+            thinking_limit=self.thinking_budget if forced else None,
             thinking_finish_reasons=tuple(self.finish_reasons),
             answer_finish_reason=self.answer.finish_reason,
             rejection_tries=self.tries if self.plan.settings.forcing.rejection_sample else 0,
@@ -301,7 +335,7 @@ def force_generate_many(
     alone; ``on_done(batch, index, text)`` fires as each request finishes.
     """
     outputs: list[list[ForcedText | None]] = [[None] * len(p) for p, _ in batches]
-    stream = forced_stream(engine, batches)
+    stream = forced_stream(engine, plan_batches(engine.tokenizer, batches))
     try:
         for batch, index, text in stream:
             outputs[batch][index] = text
@@ -312,27 +346,38 @@ def force_generate_many(
     return outputs  # type: ignore[return-value]
 
 
+def plan_batches(
+    tokenizer, batches: Sequence[tuple[Sequence[Sequence[int]], GenerationSettings]]
+) -> list[PlannedBatch]:
+    """Each (prompts, settings) batch with its plan: resolved once, before anything runs."""
+    return [(prompts, plan_batch(tokenizer, prompts, settings)) for prompts, settings in batches]
+
+
 def forced_stream(
     engine: Engine,
-    batches: Sequence[tuple[Sequence[Sequence[int]], GenerationSettings]],
+    planned: Sequence[PlannedBatch],
     positions: Sequence[Sequence[int]] | None = None,
 ) -> Iterator[tuple[int, int, ForcedText]]:
-    """Yield ``(batch, index, text)`` as each request of ``batches`` finishes.
+    """Yield ``(batch, index, text)`` as each request of the planned batches finishes.
 
-    ``positions[b][i]`` is request ``i``'s place in the whole batch ``b`` when ``batches`` hold
-    only a share of it (its seeds follow that place); the settings' cap must then be resolved
-    already (``auto`` depends on the whole batch's longest prompt).
+    ``positions[b][i]`` is request ``i``'s place in the whole batch ``b`` when ``planned``
+    holds only a share of it (its seeds follow that place; its plan is the whole batch's,
+    ``BatchPlan.share``).
     """
-    plans = [plan_batch(engine.tokenizer, prompts, settings) for prompts, settings in batches]
     requests = {
         (b, i): ForcedRequest(prompt, plan, i, positions[b][i] if positions else None)
-        for b, (plan, (prompts, _)) in enumerate(zip(plans, batches, strict=True))
+        for b, (prompts, plan) in enumerate(planned)
         for i, prompt in enumerate(prompts)
     }
     try:
-        for key, request in requests.items():
-            engine.submit(key, request.start())
         pending = len(requests)
+        for key, request in requests.items():
+            step = request.start()
+            if step is None:  # nothing fits: finished before any step
+                pending -= 1
+                yield (*key, request.output())
+            else:
+                engine.submit(key, step)
         while pending:
             for key, result in engine.collect():
                 request = requests[key]

@@ -3,15 +3,15 @@
     plan = plan_batch(tokenizer, prompt_token_ids, settings)   # plan.cap: "auto" made a number
 
 The thinking cap (``auto`` needs the longest prompt), the thinking stops split into strings and
-single-token ids, the opening delimiter's ids, and whether each prompt's chat template already
-opened or closed the thinking block; a setting no engine can honour raises here, not halfway
+single-token ids, the opening delimiter's ids, whether each prompt's chat template already
+opened or closed the thinking block, and how much thinking each prompt's context can hold; a setting no engine can honour raises here, not halfway
 through a pass. ``s1_eval.core.forcing`` runs the requests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from s1_eval.common.log import logger
 from s1_eval.core.s1_format import PRESETS, Delimiters, template_thinking
@@ -36,6 +36,36 @@ class BatchPlan:
     tokenizer: Tokenizer
     #: per prompt: "opened" / "closed" when its chat template did so, else ""
     templates: tuple[str, ...] = ()
+    #: tokens of the text that closes thinking at the cap (without the newline it may add)
+    closing_tokens: int = 0
+
+    @property
+    def budget(self) -> int:
+        """The thinking tokens a request may use before the context is considered."""
+        return self.cap if self.cap is not None else self.settings.max_gen_toks
+
+    def thinking_limit(self, head: int) -> tuple[int, bool]:
+        """(thinking tokens a request whose thinking starts after ``head`` tokens may use,
+        whether the context lowered that below the budget). The context must still hold the
+        closing text and ``answer_room_tokens`` after the thinking. Only a cap is clamped:
+        uncapped thinking may run into max_gen_toks or the context, and is then unanswered."""
+        context = self.settings.context
+        if context is None or self.cap is None:
+            return self.budget, False
+        room = context.max_model_len - head - self.closing_tokens - context.answer_room
+        return (room, True) if room < self.budget else (self.budget, False)
+
+    def share(self, places: Sequence[int]) -> BatchPlan:
+        """The plan of the requests at ``places`` of this batch (a data-parallel replica's
+        share): the whole batch's cap and stops, and those requests' template states."""
+        templates = tuple(self.templates[i] for i in places) if self.templates else ()
+        return replace(self, templates=templates)
+
+    def head(self, index: int, prompt_len: int) -> int:
+        """Tokens before request ``index``'s thinking: its prompt, and our opening delimiter
+        unless its template opened the block."""
+        template = self.templates[index] if index < len(self.templates) else ""
+        return prompt_len + (0 if template == "opened" else len(self.start_ids))
 
 
 def _split_stops(
@@ -80,7 +110,11 @@ def plan_batch(
         templates = tuple(_template_state(tokenizer, p, forcing.delimiters) for p in prompts)
     if "closed" in templates:
         _warn_closed()
-    return BatchPlan(settings, cap, start_ids, strings, ids, tokenizer, templates)
+    d = forcing.delimiters
+    # the newline the cap may put before its text comes out of the answer room, as in the
+    # auto formula: at max_gen_toks == max_model_len, auto is never clamped
+    closing = count(d.cap_message + d.thinking_end + d.cap_suffix)
+    return BatchPlan(settings, cap, start_ids, strings, ids, tokenizer, templates, closing)
 
 
 def _template_state(tokenizer: Tokenizer, prompt: Sequence[int], delimiters: Delimiters) -> str:

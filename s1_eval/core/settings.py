@@ -27,6 +27,14 @@ __all__ = [
 AUTO = "auto"
 #: words for "no thinking cap" wherever a budget is read
 NO_CAP_WORDS = frozenset({"none", "null", "off"})
+#: tokens of context kept free for the answer when the thinking budget has to shrink to fit:
+#: the room the s1 fork's ``auto`` budget leaves (so ``auto`` with max_gen_toks equal to the
+#: context is never clamped)
+DEFAULT_ANSWER_ROOM = 100
+#: thinking that ran out of max_gen_toks (or the context): "no_answer" scores it as no answer;
+#: "fork" does what the s1 fork did: close it with the cap's text, give the answer phase a fresh
+#: max_gen_toks and grade whatever text comes out
+UNCLOSED_THINKING = ("no_answer", "fork")
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,15 @@ class BudgetForcingConfig:
 
 
 @dataclass(frozen=True)
+class ContextLimit:
+    """The engine's context and the share of it kept for the answer (``answer_room_tokens``):
+    a request whose prompt + thinking budget + answer room does not fit thinks less."""
+
+    max_model_len: int
+    answer_room: int = DEFAULT_ANSWER_ROOM
+
+
+@dataclass(frozen=True)
 class GenerationSettings:
     """Everything one batch of requests needs: forcing, per-phase sampling, answer stops."""
 
@@ -99,6 +116,10 @@ class GenerationSettings:
     #: False: no forcing gen_kwarg was given, so (as in the s1 fork) each request is one plain
     #: generation with no thinking phase of ours (``forcing_requested``)
     force_thinking: bool = True
+    #: set by the backends from the engine's context; None: no clamp (the engine's own limit)
+    context: ContextLimit | None = None
+    #: one of UNCLOSED_THINKING
+    unclosed_thinking: str = "no_answer"
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary for results files."""
@@ -120,6 +141,8 @@ class GenerationSettings:
             "sampling": self.sampling.__dict__,
             "thinking_sampling": self.thinking_sampling.__dict__,
             "force_thinking": self.force_thinking,
+            "answer_room_tokens": self.context.answer_room if self.context else None,
+            "unclosed_thinking": self.unclosed_thinking,
         }
 
 

@@ -2,7 +2,7 @@
 actors, as lm-eval's own vllm backend runs them, each running the whole forcing loop on its share.
 
     pool = ReplicaPool.start(2, functools.partial(VLLMEngine.load, "path/to/model"), tokenizer)
-    for batch, index, text in pool.forced_stream(batches, share=True): ...
+    for batch, index, text in pool.run_batches(planned, share_steps=True, store=None): ...
 
 Request ``i`` of every batch goes to replica ``i % N`` (interleaved, like upstream, so context
 lengths balance; a sweep's cells of one document meet on one replica and share their steps).
@@ -23,16 +23,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from s1_eval.core.forcing import forced_stream
-from s1_eval.core.plan import plan_batch
-from s1_eval.core.settings import AUTO, GenerationSettings
+from s1_eval.core.forcing import PlannedBatch, forced_stream
+from s1_eval.core.sharing import SharedSteps, StepStore
 from s1_eval.trace import ForcedText
 
 INSTALL_HINT = "data_parallel_size > 1 runs replicas as Ray workers: pip install 's1-eval[ray]'"
 
-Batches = Sequence[tuple[Sequence[Sequence[int]], GenerationSettings]]
-#: one replica's share: its batches (each with its cap resolved) and each request's place
-Share = tuple[list[tuple[list[Sequence[int]], GenerationSettings]], list[list[int]]]
+#: one replica's share: its part of every planned batch and each request's place in the batch
+Share = tuple[list[PlannedBatch], list[list[int]]]
 
 
 def import_ray():
@@ -43,18 +41,22 @@ def import_ray():
     return ray
 
 
-def deal(tokenizer: Any, batches: Batches, replicas: int) -> list[Share]:
-    """Split every batch round-robin over ``replicas``, caps resolved on the whole batch."""
+def deal(planned: Sequence[PlannedBatch], replicas: int) -> list[Share]:
+    """Split every planned batch round-robin over ``replicas``; each share keeps the whole
+    batch's plan (its cap: ``auto`` depends on the longest prompt of all)."""
     shares: list[Share] = [([], []) for _ in range(replicas)]
-    for prompts, settings in batches:
-        if settings.forcing.max_tokens_thinking == AUTO:
-            cap = plan_batch(tokenizer, prompts, settings).cap
-            settings = replace(settings, forcing=replace(settings.forcing, max_tokens_thinking=cap))
+    for prompts, plan in planned:
         for rank, (share_batches, positions) in enumerate(shares):
             places = list(range(rank, len(prompts), replicas))
-            share_batches.append(([prompts[i] for i in places], settings))
+            share_batches.append(([prompts[i] for i in places], plan.share(places)))
             positions.append(places)
     return shares
+
+
+def _without_tokenizer(share: Share) -> Share:
+    """A share as sent to its replica, which decodes with its own engine's tokenizer."""
+    batches, positions = share
+    return [(prompts, replace(plan, tokenizer=None)) for prompts, plan in batches], positions
 
 
 def cpu_binding(rank: int, replicas: int, cores: int) -> dict[str, str]:
@@ -83,11 +85,12 @@ class _Replica:
         return True
 
     def stream(self, share: Share, share_steps: bool):
-        from s1_eval.core.sharing import SharedSteps
-
         batches, positions = share
+        own = [
+            (prompts, replace(plan, tokenizer=self.engine.tokenizer)) for prompts, plan in batches
+        ]
         engine = SharedSteps(self.engine, None) if share_steps else self.engine
-        yield from forced_stream(engine, batches, positions)
+        yield from forced_stream(engine, own, positions)
         self.sharing = dict(engine.stats) if share_steps else {}
 
     def sharing_stats(self) -> dict[str, int]:
@@ -95,7 +98,9 @@ class _Replica:
 
 
 class ReplicaPool:
-    """N started replicas; to the lm-eval backend it is an engine that runs whole batches."""
+    """N started replicas: a ``BatchRunner`` (``s1_eval.core.runner``) whose replicas each run
+    the forcing loop on their share of every batch. A step store is not kept across runs: a
+    resumed sweep redoes its unfinished cells."""
 
     def __init__(self, actors: list[Any], tokenizer: Any):
         self.actors = actors
@@ -128,17 +133,19 @@ class ReplicaPool:
         ray.get([actor.ready.remote() for actor in actors])  # the replicas load side by side
         return cls(actors, tokenizer)
 
-    def forced_stream(self, batches: Batches, share: bool) -> Iterator[tuple[int, int, ForcedText]]:
+    def run_batches(
+        self, planned: Sequence[PlannedBatch], share_steps: bool, store: StepStore | None = None
+    ) -> Iterator[tuple[int, int, ForcedText]]:
         """``forcing.forced_stream`` over the replicas: ``(batch, index, text)`` as each ends."""
         import ray
 
-        shares = deal(self.tokenizer, batches, len(self.actors))
+        shares = deal(planned, len(self.actors))
         finished: queue.Queue = queue.Queue()
 
         def drain(rank: int) -> None:
             try:
                 stream = self.actors[rank].stream.options(num_returns="streaming")
-                for ref in stream.remote(shares[rank], share):
+                for ref in stream.remote(_without_tokenizer(shares[rank]), share_steps):
                     batch, index, text = ray.get(ref)
                     finished.put((batch, shares[rank][1][batch][index], text))
                 finished.put(None)

@@ -14,7 +14,8 @@ Sampling (temperature > 0) varies its patience by the seed. It obeys prompted co
 model trained on them would: "Think for up to N tokens" (or N steps of ``STEP_CHARS``) caps its
 patience, a "short"/"long amount of thinking" prompt halves/doubles it, and so does a
 ``reasoning_effort`` of low/high passed to its chat template. Tokens are characters, plus a few
-special tokens; the engine applies max_tokens, stops, EOS and min_tokens as vLLM does.
+special tokens; the engine applies max_tokens, stops, EOS, min_tokens and the context length
+(``max_model_len``: a step ends with "length" when the context is full) as vLLM does.
 """
 
 from __future__ import annotations
@@ -136,12 +137,14 @@ class ScriptedEngine:
         patience: int = 128,
         wait_tokens: int = 64,
         tokenizer: ScriptedTokenizer | HFTokenizer | None = None,
+        max_model_len: int | None = None,
     ):
         self.tokenizer = tokenizer or ScriptedTokenizer()
         # a real tokenizer's end of text ends the answer; the toy's own is <|endoftext|>
         self.eos = min(self.tokenizer.eos_token_ids)
         self.delimiters = delimiters
         self.patience, self.wait_tokens = patience, wait_tokens
+        self.max_model_len = max_model_len
         self.pending: list[tuple[Hashable, GenerationStep]] = []
         self.stats = {"steps": 0, "generated_tokens": 0}
 
@@ -226,6 +229,11 @@ class ScriptedEngine:
 
     def _run(self, step: GenerationStep) -> StepResult:
         self.stats["steps"] += 1
+        max_tokens = step.max_tokens
+        if self.max_model_len is not None:
+            max_tokens = min(max_tokens, self.max_model_len - len(step.prompt_token_ids))
+            if max_tokens < 1:  # the prompt fills the context, as the vLLM adapter answers
+                return StepResult((), "", "length")
         text = self.tokenizer.decode(step.prompt_token_ids)
         opened = self._opened(text)
         question = self._read(text[:opened], step.sampling)
@@ -248,7 +256,7 @@ class ScriptedEngine:
                     at = generated.find(stop, max(0, len(generated) - len(piece) - len(stop) + 1))
                     if at >= 0:
                         return StepResult(tuple(out), generated[:at], "stop", stop)
-            if len(out) >= step.max_tokens:
+            if len(out) >= max_tokens:
                 return StepResult(tuple(out), generated, "length")
 
 
@@ -277,6 +285,6 @@ def prepare(
     tokens = load_tokenizer(tokenizer) if tokenizer else ScriptedTokenizer()
 
     def start() -> ScriptedEngine:
-        return ScriptedEngine(delimiters, patience, wait_tokens, tokens)
+        return ScriptedEngine(delimiters, patience, wait_tokens, tokens, context)
 
     return LazyEngine("scripted", tokens, context, start)

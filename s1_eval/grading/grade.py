@@ -62,6 +62,8 @@ class Grade:
 
 def grade_math(response: str, gold: Any, timeout: float | None = None) -> Grade:
     """Grade a free-form math response against a gold answer (LaTeX or plain) with math-verify."""
+    if _unanswered(response):
+        return Grade(False, "", NO_ANSWER, "answer_phase")
     answer, source = split_answer(response)
     args = (answer, source, _follows_anchor(response, source), str(gold))
     return _bounded(_grade_math_answer, args, source, timeout)
@@ -86,6 +88,11 @@ def _grade_math_answer(answer: str, source: str, anchored: bool, gold: str) -> G
         return Grade(False, "", NO_ANSWER, source)
     correct, extracted, failure = _verify_math(normalize_math(candidate), normalize_math(gold))
     return Grade(correct, extracted, failure, source)
+
+
+def _unanswered(response: str) -> bool:
+    """The trace says the thinking used up the length: no answer, whatever the thinking said."""
+    return bool(getattr(getattr(response, "trace", None), "no_answer", False))
 
 
 def _follows_anchor(response: str, source: str) -> bool:
@@ -197,6 +204,8 @@ def grade_choice(
     response: str, gold_letter: str, letters: str = "ABCD", timeout: float | None = None
 ) -> Grade:
     """Grade a multiple-choice response by the letter it gives."""
+    if _unanswered(response):
+        return Grade(False, "", NO_ANSWER, "answer_phase")
     answer, source = split_answer(response)
     return _bounded(_grade_choice_answer, (answer, source, gold_letter, letters), source, timeout)
 

@@ -247,6 +247,22 @@ def build_report(
     return report_from_cells(cells, warnings)
 
 
+def _length_note(row: CellRow, stats: CellStats) -> str:
+    """A cell whose samples the context clamped or left without an answer, said in words."""
+    parts = []
+    if stats.context_clamped_pct:
+        parts.append(
+            f"{stats.context_clamped_pct:.0f}% of samples had their thinking clamped by the "
+            "context (the budget was not tested)"
+        )
+    if stats.no_answer_pct:
+        parts.append(
+            f"{stats.no_answer_pct:.0f}% of samples have no answer (thinking used up "
+            "max_gen_toks or the context)"
+        )
+    return f"{row.model} / {row.task} / {row.setting}: " + "; ".join(parts) if parts else ""
+
+
 def report_from_cells(cells: Sequence[Cell], warnings: Sequence[str] = ()) -> Report:
     rows = [(*cell_row(cell), cell) for cell in cells]
     rows.sort(key=lambda m: (m[0].model, m[0].task, m[0].series, _budget_key(m[0])))
@@ -266,10 +282,11 @@ def report_from_cells(cells: Sequence[Cell], warnings: Sequence[str] = ()) -> Re
         if len(forcing) > 1:
             pooled = [m for members in forcing.values() for m in members]
             curves.append(_curve(model, task, ALL_SETTINGS, pooled))
+    notes = [note for row, stats, _ in rows if (note := _length_note(row, stats))]
     return Report(
         tuple(r for r, _, _ in rows),
         tuple(curves),
-        tuple(warnings),
+        (*warnings, *notes),
         tuple(baseline_comparisons(cells)),
         tuple(seed_repeats(cells)),
     )

@@ -14,7 +14,14 @@ Conventions used everywhere in s1-eval:
   values would be ~0.015, as fractions per 1k tokens ~0.15;
 * **Control** counts only runs that were given a bound: a run without a cap (budget "none")
   was asked to respect nothing, so it is left out of Control (reported as ``n_unbounded``)
-  but still counts for Scaling and Performance. All runs unbounded -> Control is ``None``.
+  but still counts for Scaling and Performance. All runs unbounded -> Control is ``None``;
+* a request whose thinking the **context clamped** (prompt + budget + answer room did not fit
+  ``max_model_len``, so it was allowed fewer tokens than its cap) counts for Control like any
+  other: its thinking stayed within the bound it was given, so it is within cap per sample and
+  adds its (shorter) thinking to the run's ``a``. Such a run did not test its budget: cells report
+  ``context_clamped_pct`` beside Control so a reader sees it;
+* a **no-answer** sample (its thinking used up max_gen_toks or the context; ``no_answer`` in
+  its row) scores 0 and is counted on its own (``no_answer_pct``).
 """
 
 from __future__ import annotations
@@ -79,6 +86,10 @@ class CellStats:
     rejection_tries_mean: float | None = None
     #: share of traced samples whose thinking the loop guard ended
     loop_stopped_pct: float | None = None
+    #: share of traced samples whose thinking limit the context lowered below their cap
+    context_clamped_pct: float | None = None
+    #: share of traced samples left without an answer (thinking used up the length)
+    no_answer_pct: float | None = None
 
     @property
     def generated_mean(self) -> float | None:
@@ -114,6 +125,8 @@ def cell_stats(records: Sequence[SampleRecord], cap: float | None = None) -> Cel
     answer_tokens = [r.answer_tokens for r in traced if r.answer_tokens is not None]
     tries = [r.rejection_tries for r in traced if r.rejection_tries is not None]
     loop_stopped = [r.loop_stopped for r in traced if r.loop_stopped is not None]
+    clamped = [r.context_clamped for r in traced if r.context_clamped is not None]
+    no_answer = [r.no_answer for r in traced if r.no_answer is not None]
     stderr = mean_stderr(scored)
     thinking_stderr = mean_stderr(thinking)
     missing = []
@@ -145,8 +158,15 @@ def cell_stats(records: Sequence[SampleRecord], cap: float | None = None) -> Cel
             else None
         ),
         rejection_tries_mean=_mean(tries),
-        loop_stopped_pct=100.0 * sum(loop_stopped) / len(loop_stopped) if loop_stopped else None,
+        loop_stopped_pct=_pct(loop_stopped),
+        context_clamped_pct=_pct(clamped),
+        no_answer_pct=_pct(no_answer),
     )
+
+
+def _pct(flags: Sequence[int]) -> float | None:
+    """The share of 1s among known 0/1 flags, in %; None when none is known (older rows)."""
+    return 100.0 * sum(flags) / len(flags) if flags else None
 
 
 # --------------------------------------------------------------------------- across runs
