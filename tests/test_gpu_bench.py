@@ -116,7 +116,7 @@ def test_gpu_details_records_versions_from_metadata():
 
 
 def test_make_bench_reruns_the_committed_cpu_benchmarks():
-    """`make bench` runs exactly the commands the README quotes from results/bench/*.json."""
+    """`make bench` runs exactly the commands the docs quote from results/bench/*.json, then regenerates the pages."""
     import json
     import re
 
@@ -133,4 +133,4 @@ def test_make_bench_reruns_the_committed_cpu_benchmarks():
     target = re.search(r"^bench: .*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
     run = [line.split("$(PY) ", 1)[1] for line in target.group(1).splitlines()]
     assert run[:3] == [command.strip().removeprefix("python ") for command in quoted]
-    assert run[3] == "scripts/update_readme.py"
+    assert run[3] == "scripts/build_docs.py"
