@@ -56,7 +56,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The committed CPU benchmarks (results/bench) and the README sections generated from them; run
+# The committed CPU benchmarks (results/bench) and the docs sections generated from them; run
 # on a quiet machine: timings taken while other work shares the cores say nothing
 bench: install
 	$(PY) bench/forcing_bench.py --batch-sizes 8,32 --caps 256,128 --k 2 --repeats 2 --out results/bench

@@ -3,9 +3,9 @@
     from bench_tables import forcing_section; forcing_section(json.loads(path.read_text()))
 
 One renderer per table: the bench scripts write their markdown with these functions and
-scripts/update_readme.py puts the same text into the README's Performance part, so a table and
-the prose around it cannot drift from the committed results/bench/*.json. Plain Python only (no
-engine import), so the README check stays fast.
+scripts/build_docs.py puts the same text into the docs' Performance page, so a table and the
+prose around it cannot drift from the committed results/bench/*.json. Plain Python only (no
+engine import), so the docs check stays fast.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-#: README paragraphs are wrapped like the hand-written ones around them
+#: docs paragraphs are wrapped like the hand-written ones around them
 WIDTH = 96
 
 #: the shared pass's wall time over the largest budget's cell alone may exceed its token ratio
@@ -75,7 +75,7 @@ def forcing_table(result: dict[str, Any]) -> list[str]:
 
 
 def forcing_section(result: dict[str, Any]) -> str:
-    """The README's forcing benchmark: set-up, table, prefill and ratio sentences."""
+    """The Performance page's forcing benchmark: set-up, table, prefill and ratio sentences."""
     config, batches = result["config"], result["batches"]
     dtype = config["engine_args"].get("dtype", "auto")
     where = (
@@ -259,7 +259,7 @@ def _longest_requests(record: dict[str, Any]) -> str:
 
 
 def sweep_section(record: dict[str, Any]) -> str:
-    """The README's sweep benchmark: set-up, table, shared-vs-separate ratios."""
+    """The Performance page's sweep benchmark: set-up, table, shared-vs-separate ratios."""
     budgets = "/".join(str(b) for b in record["budgets"])
     setup = (
         'Stock SmolLM2, float32, plain preset with one "Wait" (`s1-eval demo --stock`\'s setup), '
@@ -328,7 +328,7 @@ def server_markdown(result: dict[str, Any]) -> str:
 
 
 def server_section(result: dict[str, Any]) -> str:
-    """The README's server benchmark: set-up, table, forced-vs-plain and two-vs-one sentences."""
+    """The Performance page's server benchmark: set-up, table, forced-vs-plain and two-vs-one sentences."""
     setup = result["setup"]
     waits = _WORDS.get(setup["k"], str(setup["k"]))
     intro = (

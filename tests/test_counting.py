@@ -135,14 +135,14 @@ def test_lm_eval_loads_the_held_out_task():
     assert task.doc_to_text(docs[0]) == docs[0]["problem"]
 
 
-def test_readme_states_the_mix_and_the_recipe_the_code_uses():
+def test_the_demo_page_states_the_mix_and_the_recipe_the_code_uses():
     """The demo section's design numbers are the generator's and the recipe's own."""
     import yaml
 
     from s1_eval.demo.run import RECIPE, TRAIN_ROWS
     from tests.conftest import REPO
 
-    readme = " ".join((REPO / "README.md").read_text().split())
+    page = " ".join((REPO / "docs" / "demo.md").read_text().split())
     mix = counting.TRACE_MIX
     steps = yaml.safe_load(RECIPE.read_text())["max_steps"]
     for claim in (
@@ -153,5 +153,5 @@ def test_readme_states_the_mix_and_the_recipe_the_code_uses():
         f"({steps} steps of 8,",
         f"{counting.MIN_WORDS}–{counting.MAX_WORDS} words in one to three groups",
     ):
-        assert claim in readme, claim
+        assert claim in page, claim
     assert steps * 8 == TRAIN_ROWS, "one pass over the training set"

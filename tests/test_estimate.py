@@ -128,16 +128,17 @@ def test_stray_word_after_flags_is_named():
     assert config.max_steps == 8
 
 
-def test_readme_shows_the_estimate_as_printed(capsys):
-    """The README's table for the paper's setup, and its 8-GPU figure, are the command's own."""
+def test_the_training_page_shows_the_estimate_as_printed(capsys):
+    """The training page's table for the paper's setup, and its 8-GPU figure, are the
+    command's own."""
     from tests.conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
+    page = (REPO / "docs" / "training.md").read_text()
     recipe = ["--config", str(RECIPES / "s1_32b.yaml")]
     sixteen = estimate_cmd.estimate_command([*recipe, "--num_gpus", "16"]).splitlines()
-    assert "\n".join(sixteen[:6]) in readme
+    assert "\n".join(sixteen[:6]) in page
     eight = estimate_cmd.estimate_command([*recipe, "--num_gpus", "8"]).splitlines()
     [fsdp] = [line for line in eight if line.startswith("FSDP2 x8")]
     total = float(fsdp.split()[-2])
-    assert f"The same recipe on 8 GPUs needs {total:.0f} GiB each with FSDP2" in readme
+    assert f"The same recipe on 8 GPUs needs {total:.0f} GiB each with FSDP2" in page
     capsys.readouterr()

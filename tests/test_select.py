@@ -435,9 +435,9 @@ def test_the_committed_run_is_this_generator_pool_and_its_stages_recompute(data_
     assert (RESULTS / SELECTED_FILE).read_text() == expected
 
 
-def test_the_readme_shows_the_committed_report_as_the_command_prints_it():
-    readme = (REPO / "README.md").read_text()
-    assert summary_table(committed_report()) in readme
+def test_the_docs_show_the_committed_report_as_the_command_prints_it():
+    for page in ("training.md", "results/select.md"):
+        assert summary_table(committed_report()) in (REPO / "docs" / page).read_text(), page
 
 
 def test_the_committed_selection_is_trainer_input():
