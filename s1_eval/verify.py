@@ -23,11 +23,12 @@ from typing import Any
 from s1_eval.files import UnreadableFile, read_jsonl
 from s1_eval.run_folder import read_count
 from s1_eval.samples import Cell, UnreadableRun, find_results_files, load_cells, read_json
+from s1_eval.token_trace import TOKENS_COLUMN
 from s1_eval.trace import TRACE_COLUMNS
 
 #: row fields a re-grade from text cannot reproduce: they come from the generation's trace
 #: (answer_source names where the answer was found, which uses the trace's answer offset)
-TRACE_KEYS = frozenset({"answer_source", *TRACE_COLUMNS})
+TRACE_KEYS = frozenset({"answer_source", TOKENS_COLUMN, *TRACE_COLUMNS})
 
 
 @dataclass(frozen=True)
