@@ -109,7 +109,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.traces:
         from s1_eval.trace_diff import compare_traces
 
-        traces = compare_traces(args.a, args.b, task=args.task)
+        traces = compare_traces(args.a, args.b, task=args.task, tokenizer=args.tokenizer)
         print(traces.to_json() if args.json else "\n".join(traces.lines()))
         return 0
     from s1_eval.compare import compare_sides, comparison_json
@@ -307,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--traces",
         action="store_true",
         help="token by token: which problems' generations are identical, where the others part",
+    )
+    compare.add_argument(
+        "--tokenizer", default=None, help="--traces: show context tokens as text (model folder)"
     )
     reproduce = sub.add_parser(
         "reproduce", help="run one of the paper's published numbers as the s1 fork did; compare"

@@ -134,9 +134,12 @@ def summary_line(summary: Mapping[str, Any]) -> str:
     return text
 
 
-def compare_traces(side_a: str, side_b: str, task: str | None = None) -> TraceComparison:
+def compare_traces(
+    side_a: str, side_b: str, task: str | None = None, tokenizer: str | None = None
+) -> TraceComparison:
     """Both sides' token traces, problem by problem (ValueError, one line, when they cannot be
-    compared: other task, other prompts, no token trace)."""
+    compared: other task, other prompts, no token trace). Context tokens are shown as text with
+    ``tokenizer`` (a folder; default: A's model folder when it is here), else as ids."""
     a, b = load_run(side_a, task), load_run(side_b, task)
     if a.cell.task != b.cell.task:
         raise ValueError(
@@ -146,7 +149,9 @@ def compare_traces(side_a: str, side_b: str, task: str | None = None) -> TraceCo
     if not shared:
         raise ValueError("traces: the two runs share no problem (doc_id)")
     check_same_prompts(a, b, shared)
-    decode = _decoder(a.ran.get("pretrained"))
+    if tokenizer is not None and not Path(tokenizer).is_dir():
+        raise ValueError(f"--tokenizer={tokenizer}: not a folder holding a tokenizer")
+    decode = _decoder(tokenizer or a.ran.get("pretrained"))
     problems = tuple(diff_problem(a, b, doc_id, decode) for doc_id in shared)
     only = len(set(a.rows) ^ set(b.rows))
     return TraceComparison(side_a, side_b, a.cell.task, tuple(differences(a, b)), problems, only)

@@ -72,3 +72,27 @@ def test_the_text_form_round_trips_large_ids_and_is_compact():
 def test_unreadable_text_is_one_clear_error(text):
     with pytest.raises(ValueError, match="trace_tokens"):
         TokenTrace.decode(text)
+
+
+@pytest.mark.engine
+def test_the_real_engines_ids_decode_to_the_response_phase_by_phase(vllm_lm):
+    from lm_eval import simple_evaluate
+
+    gen = {"max_gen_toks": 64, "max_tokens_thinking": 24, "thinking_n_ignore": 1,
+           "thinking_n_ignore_str": "\nWait,"}  # fmt: skip
+    results = simple_evaluate(model=vllm_lm, tasks=["s1_demo_arithmetic"], limit=3,
+                              apply_chat_template=True, log_samples=True, gen_kwargs=gen)  # fmt: skip
+    decode = vllm_lm.lazy.tokenizer.decode
+    start, end = "<|im_start|>think", "<|im_start|>answer"
+    for row in results["samples"]["s1_demo_arithmetic"]:
+        trace = TokenTrace.decode(row[TOKENS_COLUMN])
+        text = row["resps"][0][0]
+        assert (
+            len(trace.thinking) == row["thinking_tokens"]
+            and len(trace.answer) == row["answer_tokens"]
+        )
+        assert text == start + decode(trace.thinking) + decode(trace.closing) + decode(trace.answer)
+        assert end in decode(trace.closing)
+        assert [decode(trace.thinking[s : s + n]) for s, n in trace.inserted] == ["\nWait,"] * row[
+            "suppressions"
+        ]
