@@ -313,7 +313,7 @@ def sweep_config(row: Row, model_path: str | None, limit: int | None = None):
     )
 
 
-def command_line(row: Row, output: Path, model_path: str | None) -> str:
+def command_line(row: Row, output: Path, model_path: str | None, limit: int | None = None) -> str:
     """The `s1-eval sweep` line(s) equivalent to the row (what reproduce runs): one per group
     of cells that a sweep's grid can express, all into the same run folder."""
     groups: dict[tuple, list[Setting]] = {}
@@ -321,10 +321,10 @@ def command_line(row: Row, output: Path, model_path: str | None) -> str:
         groups.setdefault((setting.n_ignore, setting.ignore_str, setting.method), []).append(
             setting
         )
-    return " && ".join(_sweep_words(row, output, model_path, g) for g in groups.values())
+    return " && ".join(_sweep_words(row, output, model_path, g, limit) for g in groups.values())
 
 
-def _sweep_words(row: Row, output: Path, model_path: str | None, settings) -> str:
+def _sweep_words(row: Row, output: Path, model_path: str | None, settings, limit=None) -> str:
     first = settings[0]
     budgets = ",".join("none" if s.budget is None else str(s.budget) for s in settings)
     words = ["s1-eval", "sweep", "--model", row.backend,
@@ -340,6 +340,8 @@ def _sweep_words(row: Row, output: Path, model_path: str | None, settings) -> st
         words += ["--step_tokens", str(row.step_tokens)]
     gen = ",".join(f"{k}={v}" for k, v in row.gen_kwargs.items())
     words += ["--gen_kwargs", gen, "--apply_chat_template", "--output", str(output)]
+    if limit is not None:
+        words += ["--limit", str(limit)]
     return shlex.join(words)
 
 
@@ -512,13 +514,13 @@ def reproduce(
     if missing:
         raise ValueError(
             f"{row.name} needs {'; '.join(missing)}; run it there with s1-eval reproduce "
-            f"{row.name}, which runs: {command_line(row, output, model_path)}"
+            f"{row.name}, which runs: {command_line(row, output, model_path, limit)}"
         )
     if not row.demo and _offline() and not model_path:
         model_path = local_copy(row.model)
         log(f"offline: {row.model} from its local copy {model_path}")
     log(f"{row.name}: {published_value(row, reference)[1]}; ran as: {row.provenance}")
-    log(f"command: {command_line(row, output, model_path)}")
+    log(f"command: {command_line(row, output, model_path, limit)}")
     from s1_eval.sweep import run_sweep
 
     run_sweep(sweep_config(row, model_path, limit), output, log=log)

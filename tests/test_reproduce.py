@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,30 @@ def test_a_run_made_with_other_settings_is_not_compared(tmp_path):
     assert_one_line_error(proc, "ran with max_gen_toks=64", "asks for max_gen_toks=160")
     proc = s1_eval("reproduce", "demo-counting-wait2", "--compare", ROOT / "results" / "methods")
     assert_one_line_error(proc, "no finished cell of s1_demo_counting at budget=none,n_ignore=2")
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_a_row_runs_through_the_sweep_and_ends_with_the_comparison(tmp_path, smollm2_dir):
+    # the untrained SmolLM2 stands in for the demo's trained model (training takes minutes)
+    out = tmp_path / "run"
+    script = shutil.which("s1-eval", path=str(Path(sys.executable).parent))
+    argv = [script, "reproduce", "demo-counting-wait2", "--model_path", str(smollm2_dir),
+            "--limit", "2", "--output", str(out)]  # fmt: skip
+    # an engine start and a few forced requests: minutes on a busy 2-core machine
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    command = next(line for line in lines if line.startswith("command: "))
+    assert command.endswith(
+        f"--tasks s1_demo_counting --budgets none --n_ignore 2 --ignore_str Wait --gen_kwargs "
+        f"max_gen_toks=160 --apply_chat_template --output {out} --limit 2"
+    )
+    assert f"pretrained={smollm2_dir},preset=s1,dtype=float32" in command
+    last = lines[-1]
+    assert (
+        last.startswith("demo-counting-wait2: ours ")
+        and "/2, budget=none,n_ignore=2,str=Wait)" in last
+    )
+    assert "published 92.0 %" in last and last.endswith(("consistent", "(ours lower)"))
+    assert (out / "cells").is_dir() and (out / "sweep.json").is_file()

@@ -2,9 +2,9 @@
 
     pytest tests/test_trace_diff.py
 
-tests/fixtures/traces holds two real `s1-eval sweep` runs of SmolLM2-135M-Instruct on s1_vllm
-(s1_demo_arithmetic, 8 problems, budgets 16 and 64 with one "Wait", plain preset): one in
-float32, one in bfloat16, otherwise the same (machine paths replaced by the model's name).
+On the committed real runs of results/reproducibility/runs (bench/reproducibility.py): SmolLM2-
+135M-Instruct on s1_vllm, s1_demo_arithmetic, 8 problems, budgets 16 and 64 with one "Wait",
+plain preset, in float32 (vllm-fp32) and in bfloat16 (vllm-bf16), otherwise the same.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 
 from tests.test_cli import ROOT, assert_one_line_error, s1_eval
 
-TRACES = Path(__file__).resolve().parent / "fixtures" / "traces"
+TRACES = ROOT / "results" / "reproducibility" / "runs"
 B64 = "budget=64,n_ignore=1,str=Wait"
 B16 = "budget=16,n_ignore=1,str=Wait"
-FP32, BF16 = f"{TRACES / 'fp32'}:{B64}", f"{TRACES / 'bf16'}:{B64}"
+FP32, BF16 = f"{TRACES / 'vllm-fp32'}:{B64}", f"{TRACES / 'vllm-bf16'}:{B64}"
 
 
 def traces(*argv):
@@ -47,7 +47,7 @@ def test_float32_against_bfloat16_parts_early_in_thinking():
 
 
 def test_json_and_the_phase_after_a_suppression(tmp_path):
-    proc = s1_eval("compare", "--traces", f"{TRACES / 'fp32'}:{B16}", f"{TRACES / 'fp32'}:{B64}",
+    proc = s1_eval("compare", "--traces", f"{TRACES / 'vllm-fp32'}:{B16}", f"{TRACES / 'vllm-fp32'}:{B64}",
                    "--json")  # fmt: skip
     data = json.loads(proc.stdout)
     assert data["differences"] == [
@@ -68,8 +68,8 @@ def test_json_and_the_phase_after_a_suppression(tmp_path):
 
 def test_plain_lm_eval_output_folders_compare_too(smollm2_dir):
     # a sweep cell's folder is an lm_eval --log_samples output folder
-    [a] = (TRACES / "fp32" / "cells").glob(f"*{B64}")
-    [b] = (TRACES / "bf16" / "cells").glob(f"*{B64}")
+    [a] = (TRACES / "vllm-fp32" / "cells").glob(f"*{B64}")
+    [b] = (TRACES / "vllm-bf16" / "cells").glob(f"*{B64}")
     lines = traces(a, b, "--tokenizer", smollm2_dir)
     doc0 = lines.index("doc 0: parts at token 5 (thinking); score 1 -> 0")
     assert lines[doc0 + 1] == "    A: '6' ' +' ' ' '9' | ' =' ' ' '1' '5'"
@@ -99,7 +99,7 @@ def test_refusals_are_one_line(tmp_path):
         (lambda r: {**r, "trace_tokens": "t1:junk"}, "trace_tokens: unreadable token trace"),
     ]  # fmt: skip
     for number, (edit, error) in enumerate(edits):
-        other = _copy(tmp_path / str(number), "bf16")
+        other = _copy(tmp_path / str(number), "vllm-bf16")
         _edit_rows(other, edit)
         proc = s1_eval("compare", "--traces", FP32, f"{other}:{B64}")
         assert_one_line_error(proc, error)
@@ -108,10 +108,21 @@ def test_refusals_are_one_line(tmp_path):
 
 
 def test_runs_of_different_tasks_are_refused(tmp_path):
-    other = _copy(tmp_path, "bf16")
+    other = _copy(tmp_path, "vllm-bf16")
     [results] = other.glob(f"cells/*{B64}/*/results_*.json")
     [samples] = other.glob(f"cells/*{B64}/*/samples_*.jsonl")
     results.write_text(results.read_text().replace("s1_demo_arithmetic", "s1_demo_sums"))
     samples.rename(samples.with_name(samples.name.replace("s1_demo_arithmetic", "s1_demo_sums")))
     proc = s1_eval("compare", "--traces", FP32, results.parent)
     assert_one_line_error(proc, "A ran s1_demo_arithmetic, B ran s1_demo_sums")
+
+
+def test_the_reproducibility_report_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "reproducibility", ROOT / "bench" / "reproducibility.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "results" / "reproducibility" / "README.md").read_text() == module.report_text()
