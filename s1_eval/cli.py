@@ -1,4 +1,5 @@
-"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, compare, plot, verify, submit, demo.
+"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, compare, plot, verify, submit, demo,
+reproduce.
 
 s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2048
 """
@@ -97,6 +98,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.traces:
+        from s1_eval.report.trace_diff import compare_traces
+
+        traces = compare_traces(args.a, args.b, task=args.task, tokenizer=args.tokenizer)
+        print(traces.to_json() if args.json else "\n".join(traces.lines()))
+        return 0
     from s1_eval.report.compare import compare_sides, comparison_json
 
     comparison = compare_sides(
@@ -110,6 +117,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print(comparison_json(comparison) if args.json else "\n".join(comparison.lines()))
     return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from s1_eval import reproduce
+
+    if args.list:
+        print("\n".join(reproduce.list_lines()))
+        return 0
+    if not args.row:
+        raise ValueError("reproduce: name a row (s1-eval reproduce --list shows them)")
+    previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
+    try:
+        verdict = reproduce.reproduce(
+            args.row,
+            output=args.output,
+            model_path=args.model_path,
+            compare=args.compare,
+            limit=args.limit,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if verdict.word == "consistent" else 1
 
 
 def _sweep_folder_lock(folder: Path):
@@ -266,6 +295,27 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--resamples", type=_positive_int, default=10_000, help="bootstrap draws")
     compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     compare.add_argument("--json", action="store_true", help="print the result as JSON")
+    compare.add_argument(
+        "--traces",
+        action="store_true",
+        help="token by token: which problems' generations are identical, where the others part",
+    )
+    compare.add_argument(
+        "--tokenizer", default=None, help="--traces: show context tokens as text (model folder)"
+    )
+    reproduce = sub.add_parser(
+        "reproduce", help="run one of the paper's published numbers as the s1 fork did; compare"
+    )
+    reproduce.add_argument("row", nargs="?", help="the row's name (see --list)")
+    reproduce.add_argument("--list", action="store_true", help="every row, its value and source")
+    reproduce.add_argument("--output", default=None, help="run folder (default runs/reproduce/ROW)")
+    reproduce.add_argument(
+        "--model_path", default=None, help="a local copy of the row's model (replaces its hub name)"
+    )
+    reproduce.add_argument(
+        "--compare", default=None, help="compare this finished run folder instead of running"
+    )
+    reproduce.add_argument("--limit", type=_positive_int, default=None, help="problems (a trial)")
     verify = sub.add_parser(
         "verify", help="re-grade a run's samples and check its files agree (leaderboard intake)"
     )
@@ -317,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify": cmd_verify,
         "compare": cmd_compare,
         "submit": cmd_submit,
+        "reproduce": cmd_reproduce,
     }
     try:
         return handlers[args.command](args)

@@ -82,6 +82,8 @@ class Trace:
     loop_tokens_saved: int = 0
     #: the engine refused a step (e.g. a server's "context too long"); the response ends there
     error: str = ""
+    #: the generated ids by phase, as ``s1_eval.core.token_trace.TokenTrace.encode`` writes them
+    tokens: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

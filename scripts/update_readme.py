@@ -5,7 +5,8 @@
 Each generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``
 lines; everything else in the README is prose and stays as written. The demo section comes from
 results/demo, the control methods' table from results/methods, the served load test's result
-from results/load, the lm-eval vllm parity table from s1_eval.backends.parity, the Performance part's
+from results/load, the token-trace comparisons from results/reproducibility (rendered by
+bench/reproducibility.py), the lm-eval vllm parity table from s1_eval.backends.parity, the Performance part's
 tables, the sentences quoting their numbers and the commands that reproduce them from
 results/bench/*.json (rendered by bench/bench_tables.py, which the bench scripts use for their
 own markdown too).
@@ -71,11 +72,21 @@ def _bench(render: str, result: str) -> Callable[[], str]:
     return build
 
 
+def _reproducibility() -> str:
+    spec = importlib.util.spec_from_file_location(
+        "reproducibility", REPO / "bench" / "reproducibility.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.section()
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
     "parity": _parity,
     "methods": _methods,
     "load": _load,
+    "reproducibility": _reproducibility,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
     "bench-sweep": _bench("sweep_section", "sweep_bench.json"),

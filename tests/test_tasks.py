@@ -39,6 +39,7 @@ ROW_FIELDS = {
     "extracted_answer",
     "grading_failure",
     "answer_source",
+    "trace_tokens",
     "has_trace",
     *SAMPLE_FIELDS,
 }

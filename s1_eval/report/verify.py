@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from s1_eval.common.files import UnreadableFile, read_jsonl
+from s1_eval.core.token_trace import TOKENS_COLUMN
 from s1_eval.runs.folder import read_count
 from s1_eval.runs.samples import Cell, UnreadableRun, find_results_files, load_cells, read_json
 from s1_eval.trace import TRACE_COLUMNS
 
 #: row fields a re-grade from text cannot reproduce: they come from the generation's trace
 #: (answer_source names where the answer was found, which uses the trace's answer offset)
-TRACE_KEYS = frozenset({"answer_source", *TRACE_COLUMNS})
+TRACE_KEYS = frozenset({"answer_source", TOKENS_COLUMN, *TRACE_COLUMNS})
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from s1_eval.core.token_trace import TOKENS_COLUMN, token_column
 from s1_eval.grading.grade import Grade, canonical_answer, grade_choice, grade_math, start_worker
 from s1_eval.grading.parallel import cov_at_k, maj_at_k, pass_at_k
 from s1_eval.trace import TRACE_COLUMNS, UNKNOWN, row_fields
@@ -23,7 +24,7 @@ from s1_eval.trace import TRACE_COLUMNS, UNKNOWN, row_fields
 start_worker()
 
 #: Per-response text fields (aggregation "bypass" in the YAMLs).
-TEXT_FIELDS = ("extracted_answer", "grading_failure", "answer_source")
+TEXT_FIELDS = ("extracted_answer", "grading_failure", "answer_source", TOKENS_COLUMN)
 #: Numeric per-response fields (aggregation "mean").
 NUMERIC_FIELDS = ("exact_match", *TRACE_COLUMNS)
 
@@ -45,12 +46,14 @@ def _first(results: Sequence[Any]) -> Any:
 
 def process_math_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     response = _first(results)
-    return {**grade_fields(grade_math(response, doc["answer"])), **row_fields(response)}
+    grade = grade_math(response, doc["answer"])
+    return {**grade_fields(grade), **row_fields(response), **token_column(response)}
 
 
 def process_gpqa_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     response = _first(results)
-    return {**grade_fields(grade_choice(response, doc["answer"])), **row_fields(response)}
+    grade = grade_choice(response, doc["answer"])
+    return {**grade_fields(grade), **row_fields(response), **token_column(response)}
 
 
 # ---------------------------------------------------------------------------------------------
