@@ -85,7 +85,7 @@ def test_the_table_shows_the_score_first_and_thinking_beside_it(run):
     assert "999.0" not in values and all(float(v) >= 0 for v in values)  # no -1 "no cap" mean
     # the score has a standard error; the trace row is the share of samples with a trace
     assert all(stderr != "N/A" for metric, _, stderr in rows["s1_aime24"] if metric != TRACE)
-    assert [value for metric, value, _ in rows["s1_aime24"] if metric == TRACE] == ["1.0"]
+    assert [float(v) for metric, v, _ in rows["s1_aime24"] if metric == TRACE] == [1.0]
 
 
 def test_every_per_sample_field_stays_in_the_samples_file(run):
