@@ -42,7 +42,7 @@ def sweep_command(name: str, model: str) -> list[str]:
     return ["s1-eval", "sweep", "--model", backend, "--model_args", f"pretrained={model},{args}",
             "--tasks", TASK, "--budgets", "16,64", "--n_ignore", "1", "--ignore_str", "Wait",
             "--gen_kwargs", "max_gen_toks=160", "--limit", "8", "--apply_chat_template",
-            "--no_plot", "--output", str(RUNS / name)]  # fmt: skip
+            "--no_plot", "--output_path", str(RUNS / name)]  # fmt: skip
 
 
 def run_all() -> None:

@@ -339,7 +339,7 @@ def _sweep_words(row: Row, output: Path, model_path: str | None, settings, limit
     if row.step_tokens:
         words += ["--step_tokens", str(row.step_tokens)]
     gen = ",".join(f"{k}={v}" for k, v in row.gen_kwargs.items())
-    words += ["--gen_kwargs", gen, "--apply_chat_template", "--output", str(output)]
+    words += ["--gen_kwargs", gen, "--apply_chat_template", "--output_path", str(output)]
     if limit is not None:
         words += ["--limit", str(limit)]
     return shlex.join(words)

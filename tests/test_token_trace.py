@@ -13,6 +13,7 @@ from s1_eval.core.forcing import force_generate
 from s1_eval.core.settings import parse_gen_kwargs
 from s1_eval.core.token_trace import TOKENS_COLUMN, TokenTrace
 from s1_eval.tasks.scoring import process_math_results
+from s1_eval.trace import row_value
 from tests.fake_engine import FakeEngine
 
 
@@ -49,8 +50,8 @@ def test_the_cap_text_is_the_closing_phase():
 def test_the_samples_row_carries_it_and_a_plain_string_carries_none():
     out, _ = forced(["ok<EOS>", "$\\boxed{3}$<EOS>"], {"max_tokens_thinking": 20})
     row = process_math_results({"answer": "3"}, [out])
-    assert TokenTrace.decode(row[TOKENS_COLUMN]).tokens
-    assert process_math_results({"answer": "3"}, ["3"])[TOKENS_COLUMN] == ""
+    assert TokenTrace.decode(row_value(row, TOKENS_COLUMN)).tokens
+    assert row_value(process_math_results({"answer": "3"}, ["3"]), TOKENS_COLUMN) == ""
     assert TokenTrace.decode("") is None and TokenTrace.decode(None) is None
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from s1_eval.common.files import UnreadableFile, read_jsonl
 from s1_eval.core.token_trace import TOKENS_COLUMN, TokenTrace
 from s1_eval.runs.samples import Cell, read_json
+from s1_eval.trace import flat_row
 
 #: tokens of context shown either side of a divergence
 CONTEXT = 4
@@ -162,8 +163,8 @@ def load_run(side: str, task: str | None) -> Run:
 
     cell = pick_cell(side, task, "exact_match", None)
     try:
-        rows = [
-            r
+        rows = [  # rows keep per-sample fields in a trace dict; older ones at their top
+            flat_row(r)
             for _, r in read_jsonl(Path(cell.samples_file))
             if r.get("filter", cell.filter) == cell.filter
         ]

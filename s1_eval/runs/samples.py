@@ -30,7 +30,7 @@ from s1_eval.runs.folder import (
     samples_path,
 )
 from s1_eval.runs.hardware import hardware_from_env
-from s1_eval.trace import SampleRecord, read_row_fields
+from s1_eval.trace import SampleRecord, has_row_field, read_row_fields
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def load_results_file(
         missing = tuple(
             name
             for name in (used_metric, "thinking_tokens", "max_tokens_thinking")
-            if not any(name in r for r in filtered)
+            if not any(has_row_field(r, name) for r in filtered)
         )
         seconds, hardware = source.timing(results)
         cells.append(
