@@ -42,6 +42,7 @@ from s1_eval.demo.smollm2 import ensure_smollm2
 from s1_eval.runs.hardware import hardware_summary, vllm_version
 from s1_eval.sweep.run import SweepConfig, build_lm, make_task_manager, run_sweep
 from s1_eval.sweep.shared import PassTimes
+from s1_eval.trace import flat_row
 
 
 def timed_sweep(lm, config: SweepConfig, share: bool, task_manager) -> tuple[float, dict, list]:
@@ -61,7 +62,7 @@ def timed_sweep(lm, config: SweepConfig, share: bool, task_manager) -> tuple[flo
         )  # fmt: skip
         seconds = time.perf_counter() - started
         rows = [
-            json.loads(line)
+            flat_row(json.loads(line))
             for path in Path(out).rglob("samples_*.jsonl")
             for line in path.read_text().splitlines()
         ]

@@ -1,4 +1,5 @@
-"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, compare, plot, verify, submit, demo.
+"""The ``s1-eval`` command: run (lm-eval itself), sweep, report, compare, plot, verify, submit, demo,
+reproduce.
 
 s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2048
 """
@@ -12,19 +13,22 @@ import sys
 import traceback
 from pathlib import Path
 
-from s1_eval.common.log import OneLineParser, one_line
+from s1_eval.common.log import OneLineParser, SplitList, one_line
 from s1_eval.report.metrics import SCALING_UNIT
-from s1_eval.sweep.args import add_sweep_arguments, sweep_config_from_args
+from s1_eval.sweep.args import SWEEP_RENAMED, add_sweep_arguments, sweep_config_from_args
+
+#: lm-eval's name for where output goes; the old one still works, with a one-line note
+OUTPUT_RENAMED = {"--output": "--output_path"}
 
 EPILOG = f"""Scaling is reported in {SCALING_UNIT}.
 Examples:
   s1-eval run --model s1_vllm --model_args pretrained=DIR --tasks s1_aime24 \\
       --gen_kwargs max_tokens_thinking=1000,thinking_n_ignore=2 --output_path out --log_samples
   s1-eval sweep --model_args pretrained=DIR --tasks s1_aime24 --budgets 512,1024,2048 \\
-      --n_ignore 0,2 --ignore_str Wait --output runs/s1_aime24
-  s1-eval report runs/s1_aime24 out --output runs/board
+      --n_ignore 0,2 --ignore_str Wait --output_path runs/s1_aime24
+  s1-eval report runs/s1_aime24 out --output_path runs/board
   s1-eval compare runs/s1_aime24:budget=512,n_ignore=0 runs/s1_aime24:budget=512,n_ignore=2,str=Wait
-  s1-eval plot runs/s1_aime24 --output runs/s1_aime24/scaling.png --reference
+  s1-eval plot runs/s1_aime24 --output_path runs/s1_aime24/scaling.png --reference
 """
 
 
@@ -77,14 +81,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not report.cells:
         print("error: runs: no finished cells to report; nothing written", file=sys.stderr)
         return 1
-    if args.output:
-        contents = report_files(report, args.output)
-        contents[Path(args.output) / "leaderboard.md"] += paper
+    if args.output_path:
+        contents = report_files(report, args.output_path)
+        contents[Path(args.output_path) / "leaderboard.md"] += paper
         if args.plot:
             from s1_eval.report.plots import render_scaling
 
-            contents[Path(args.output) / "scaling.png"] = render_scaling(report, args.reference)
-        with _sweep_folder_lock(Path(args.output)):  # never beside a sweep writing there
+            contents[Path(args.output_path) / "scaling.png"] = render_scaling(
+                report, args.reference
+            )
+        with _sweep_folder_lock(Path(args.output_path)):  # never beside a sweep writing there
             files = write_all_atomic(contents)
         print("wrote: " + ", ".join(str(p) for p in files))
     if args.html:
@@ -97,6 +103,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.traces:
+        from s1_eval.report.trace_diff import compare_traces
+
+        traces = compare_traces(args.a, args.b, task=args.task, tokenizer=args.tokenizer)
+        print(traces.to_json() if args.json else "\n".join(traces.lines()))
+        return 0
     from s1_eval.report.compare import compare_sides, comparison_json
 
     comparison = compare_sides(
@@ -106,10 +118,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
         metric=args.metric,
         filter_name=args.filter,
         n_resamples=args.resamples,
-        seed=args.seed,
+        seed=args.bootstrap_seed,
     )
     print(comparison_json(comparison) if args.json else "\n".join(comparison.lines()))
     return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from s1_eval import reproduce
+
+    if args.list:
+        print("\n".join(reproduce.list_lines()))
+        return 0
+    if not args.row:
+        raise ValueError("reproduce: name a row (s1-eval reproduce --list shows them)")
+    previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
+    try:
+        verdict = reproduce.reproduce(
+            args.row,
+            output=args.output_path,
+            model_path=args.model_path,
+            compare=args.compare,
+            limit=args.limit,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if verdict.word == "consistent" else 1
 
 
 def _sweep_folder_lock(folder: Path):
@@ -136,7 +170,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from s1_eval.report.submit import make_bundle
 
-    print(f"wrote: {make_bundle(args.runs, args.output, include_path=args.include_path)}")
+    print(f"wrote: {make_bundle(args.runs, args.output_path, include_path=args.include_path)}")
     return 0
 
 
@@ -150,9 +184,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not report.cells:
         print("error: runs: no finished cells to plot; nothing written", file=sys.stderr)
         return 1
-    with _sweep_folder_lock(Path(args.output).parent):
+    with _sweep_folder_lock(Path(args.output_path).parent):
         path = plot_scaling(
-            report, args.output, reference=args.reference, title=args.title, x=args.x
+            report, args.output_path, reference=args.reference, title=args.title, x=args.x
         )
     print(f"wrote: {path}")
     return 0
@@ -175,7 +209,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
     try:
         demo.run_demo(
-            args.output or default_output,
+            args.output_path or default_output,
             budgets=budgets,
             limit=args.limit,
             stock=args.stock,
@@ -191,7 +225,8 @@ def cmd_run(rest: list[str]) -> int:
     """`s1-eval run ARGS` = `lm_eval ARGS` with the s1-eval backends and tasks registered."""
     from lm_eval.__main__ import cli_evaluate
 
-    sys.argv = ["lm_eval", *rest]
+    # lm_eval's own --help lists its commands; `s1-eval run --help` means lm_eval run's options
+    sys.argv = ["lm_eval", "run", *rest] if rest[:1] in (["-h"], ["--help"]) else ["lm_eval", *rest]
     cli_evaluate()
     return 0
 
@@ -233,11 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "run", help="lm_eval itself with the s1 backends (all lm_eval options)", add_help=False
     )
-    sweep = sub.add_parser("sweep", help="tasks × budgets in one model process, resumable")
+    sweep = sub.add_parser(
+        "sweep", help="tasks × budgets in one model process, resumable", renamed=SWEEP_RENAMED
+    )
     add_sweep_arguments(sweep)
-    report = sub.add_parser("report", help="leaderboard (markdown, CSV, JSON) across runs")
+    report = sub.add_parser(
+        "report", help="leaderboard (markdown, CSV, JSON) across runs", renamed=OUTPUT_RENAMED
+    )
     _add_read_options(report)
-    report.add_argument("--output", default=None, help="folder for leaderboard.{md,csv,json}")
+    report.add_argument("--output_path", default=None, help="folder for leaderboard.{md,csv,json}")
     report.add_argument("--plot", action="store_true", help="also write scaling.png there")
     report.add_argument("--html", default=None, help="also write one self-contained HTML page")
     report.add_argument(
@@ -246,9 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the control methods side by side first (the paper's Table 3 layout; with "
         "--reference also the paper's rows)",
     )
-    plot = sub.add_parser("plot", help="accuracy vs thinking tokens PNG")
+    plot = sub.add_parser("plot", help="accuracy vs thinking tokens PNG", renamed=OUTPUT_RENAMED)
     _add_read_options(plot)
-    plot.add_argument("--output", required=True, help="PNG path")
+    plot.add_argument("--output_path", required=True, help="PNG path")
     plot.add_argument("--title", default=None)
     plot.add_argument(
         "--x",
@@ -257,36 +296,73 @@ def build_parser() -> argparse.ArgumentParser:
         help="x axis: mean thinking tokens (default) or thinking + answer tokens per sample",
     )
     compare = sub.add_parser(
-        "compare", help="B vs A on the same problems: paired interval, McNemar, verdict"
+        "compare",
+        help="B vs A on the same problems: paired interval, McNemar, verdict",
+        renamed={"--seed": "--bootstrap_seed"},  # --seed is the runs' seed elsewhere
     )
     compare.add_argument("a", metavar="RUN_A[:SETTING]", help="baseline: run folder[:setting]")
     compare.add_argument("b", metavar="RUN_B[:SETTING]", help="compared: run folder[:setting]")
     compare.add_argument("--task", default=None, help="the task, when a run holds several")
     _add_metric_options(compare)
     compare.add_argument("--resamples", type=_positive_int, default=10_000, help="bootstrap draws")
-    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument(
+        "--bootstrap_seed", type=int, default=0, help="seed of the bootstrap draws (default 0)"
+    )
     compare.add_argument("--json", action="store_true", help="print the result as JSON")
+    compare.add_argument(
+        "--traces",
+        action="store_true",
+        help="token by token: which problems' generations are identical, where the others part",
+    )
+    compare.add_argument(
+        "--tokenizer", default=None, help="--traces: show context tokens as text (model folder)"
+    )
+    reproduce = sub.add_parser(
+        "reproduce",
+        help="run one of the paper's published numbers as the s1 fork did; compare",
+        renamed=OUTPUT_RENAMED,
+    )
+    reproduce.add_argument("row", nargs="?", help="the row's name (see --list)")
+    reproduce.add_argument("--list", action="store_true", help="every row, its value and source")
+    reproduce.add_argument(
+        "--output_path", default=None, help="run folder (default runs/reproduce/ROW)"
+    )
+    reproduce.add_argument(
+        "--model_path", default=None, help="a local copy of the row's model (replaces its hub name)"
+    )
+    reproduce.add_argument(
+        "--compare", default=None, help="compare this finished run folder instead of running"
+    )
+    reproduce.add_argument("--limit", type=_positive_int, default=None, help="problems (a trial)")
     verify = sub.add_parser(
         "verify", help="re-grade a run's samples and check its files agree (leaderboard intake)"
     )
     verify.add_argument("runs", nargs="+", help="run folders or files, or submission bundles")
     submit = sub.add_parser(
-        "submit", help="a verified, hashed bundle of runs for a leaderboard (verify checks it)"
+        "submit",
+        help="a verified, hashed bundle of runs for a leaderboard (verify checks it)",
+        renamed=OUTPUT_RENAMED,
     )
     submit.add_argument("runs", nargs="+", help="sweep folders or lm-eval output folders")
-    submit.add_argument("--output", required=True, help="bundle folder, or a .tar.gz file")
+    submit.add_argument("--output_path", required=True, help="bundle folder, or a .tar.gz file")
     for command in (verify, submit):
         command.add_argument(
             "--include_path", action="append", default=[], help="extra task folder (repeatable)"
         )
     demo = sub.add_parser(
-        "demo", help="s1 in miniature: train SmolLM2 to count, then cap and extend its thinking"
+        "demo",
+        help="s1 in miniature: train SmolLM2 to count, then cap and extend its thinking",
+        renamed=OUTPUT_RENAMED,
     )
-    demo.add_argument("--output", default=None, help="default runs/demo (--stock: runs/demo-stock)")
+    demo.add_argument(
+        "--output_path", default=None, help="default runs/demo (--stock: runs/demo-stock)"
+    )
     demo.add_argument(
         "--budgets",
         default=None,
-        help="cap curve budgets, comma-separated, default 8,16,32,48,64,96",
+        nargs="+",
+        action=SplitList,
+        help="cap curve budgets (comma- or space-separated), default 8,16,32,48,64,96",
     )
     demo.add_argument(
         "--stock", action="store_true", help="untrained SmolLM2, plain delimiters, arithmetic"
@@ -317,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify": cmd_verify,
         "compare": cmd_compare,
         "submit": cmd_submit,
+        "reproduce": cmd_reproduce,
     }
     try:
         return handlers[args.command](args)

@@ -12,15 +12,17 @@ it flows through lm-eval unchanged; ``take_first`` filters keep the object, so a
 
 The row schema: ``has_trace`` (0/1) then the ``SAMPLE_FIELDS``, each a whole number (counts;
 booleans as 0/1) or ``UNKNOWN`` when the backend attached no trace or the value is undefined
-(no cap). Rows written before a field existed lack it: readers take an absent field as
-unknown (``read_row_fields``), so old results files stay readable. Adding a field here adds it
-to every row, task YAML (``scripts/build_yamls.py``),
-verify's trace keys and, as ``SampleRecord`` must then carry it, to what reports read.
+(no cap). lm-eval aggregates every key ``process_results`` returns and prints each as a row of
+its table, so a row keeps only the table's metrics at its top level (the score and, when known,
+``thinking_tokens``) and everything else in one ``TRACE`` dict, which the table shows as the
+share of traced samples (``traced_share``). Runs written before kept every field at the top;
+``row_value`` reads either. Adding a field here adds it to every row, verify's trace keys and,
+as ``SampleRecord`` must then carry it, to what reports read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,6 +47,10 @@ TRACE_COLUMNS = (HAS_TRACE, *SAMPLE_FIELDS)
 #: written into a samples row for a trace field the backend could not record; trace fields
 #: are never negative, so it cannot be mistaken for a value
 UNKNOWN = -1
+#: the samples-row key holding every per-sample field that is not a metric of lm-eval's table
+TRACE = "trace"
+#: trace fields lm-eval's table shows (at a row's top level, only when known)
+TABLE_TRACE_FIELDS = ("thinking_tokens",)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ class Trace:
     loop_tokens_saved: int = 0
     #: the engine refused a step (e.g. a server's "context too long"); the response ends there
     error: str = ""
+    #: the generated ids by phase, as ``s1_eval.core.token_trace.TokenTrace.encode`` writes them
+    tokens: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -107,6 +115,50 @@ def row_fields(response: Any) -> dict[str, int]:
     return {HAS_TRACE: 1, **fields}
 
 
+def split_row(fields: Mapping[str, Any], table: Iterable[str]) -> dict[str, Any]:
+    """A samples row: the ``table`` metrics at the top (a trace field only when known, so no
+    UNKNOWN is averaged into lm-eval's table), every other field in the ``TRACE`` dict."""
+    row = {
+        name: fields[name]
+        for name in table
+        if name in fields and (name not in TABLE_TRACE_FIELDS or fields[name] != UNKNOWN)
+    }
+    row[TRACE] = {name: value for name, value in fields.items() if name not in row}
+    return row
+
+
+def row_value(row: Mapping[str, Any], name: str) -> Any:
+    """A field of a samples row, at its top level or in its ``TRACE`` dict (None: absent). Rows
+    written before the ``TRACE`` dict hold every field at the top."""
+    if name in row:
+        return row[name]
+    details = row.get(TRACE)
+    return details.get(name) if isinstance(details, Mapping) else None
+
+
+def flat_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A samples row with its ``TRACE`` dict spread among the top-level fields, as rows were
+    written before it (those come back unchanged)."""
+    details = row.get(TRACE)
+    if not isinstance(details, Mapping):
+        return dict(row)
+    return {**{k: v for k, v in row.items() if k != TRACE}, **details}
+
+
+def has_row_field(row: Mapping[str, Any], name: str) -> bool:
+    """Whether a samples row records ``name`` (a trace field left out of the top as unknown
+    still counts: the ``TRACE`` dict then says so)."""
+    details = row.get(TRACE)
+    return name in row or (isinstance(details, Mapping) and name in details)
+
+
+def traced_share(details: Sequence[Any]) -> float:
+    """lm-eval's aggregation of the ``TRACE`` column: the share of samples carrying a trace
+    (1.0: every ``thinking_tokens`` of the run is known)."""
+    flags = [number(d.get(HAS_TRACE)) or 0.0 for d in details if isinstance(d, Mapping)]
+    return sum(flags) / len(flags) if flags else 0.0
+
+
 def known_count(value: Any) -> int | None:
     """A trace field as a samples row holds it, or None when absent or unknown (UNKNOWN, or any
     negative value)."""
@@ -116,7 +168,7 @@ def known_count(value: Any) -> int | None:
 
 def read_row_fields(row: Mapping[str, Any]) -> dict[str, int | None]:
     """The ``SAMPLE_FIELDS`` of one samples row (None: absent or unknown)."""
-    return {name: known_count(row.get(name)) for name in SAMPLE_FIELDS}
+    return {name: known_count(row_value(row, name)) for name in SAMPLE_FIELDS}
 
 
 class ForcedText(str):

@@ -12,7 +12,8 @@ numbers from ``s1_eval/s1_paper.json`` and one page per committed results/ folde
 the pages show are copied from results/. Generated sections are the blocks between
 ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->`` in README.md and the hand-written pages
 (``SECTIONS``: the demo's tables from results/demo, the control methods' table from
-results/methods, the served load test from results/load, the benchmarks' tables, the sentences
+results/methods, the served load test from results/load, the token-trace comparisons from
+results/reproducibility (rendered by bench/reproducibility.py), the benchmarks' tables, the sentences
 quoting their numbers and the commands that reproduce them from results/bench/*.json, rendered
 by bench/bench_tables.py, which the bench scripts use for their own markdown too); the prose
 around them stays as written.
@@ -113,9 +114,12 @@ def _options_table(parser: argparse.ArgumentParser) -> str:
         if action.option_strings and action.option_strings[0].endswith("--debug"):
             continue  # one row above the commands says it
         rows.append([_option_name(action), _default_text(action), what])
-    if not rows:
-        return "No options of its own.\n"
-    return _table(["option", "default", "what it does"], rows)
+    table = _table(["option", "default", "what it does"], rows) if rows else "No options.\n"
+    renamed = getattr(parser, "renamed", {})
+    if renamed:
+        pairs = ", ".join(f"{_code(old)} → {_code(new)}" for old, new in renamed.items())
+        table += f"\nOld spellings still work and print the new one in one line: {pairs}.\n"
+    return table
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argparse.ArgumentParser]]:
@@ -143,6 +147,7 @@ def cli_page() -> str:
     from s1_eval.trainer.config import S1Args, S1SFTConfig
     from s1_eval.trainer.estimate_cmd import estimate_parser
     from s1_eval.trainer.select_config import select_parser
+    from s1_eval.trainer.usage import USAGE
 
     parser = build_parser()
     out = [
@@ -171,11 +176,11 @@ def cli_page() -> str:
         out.append(_options_table(child))
     out += [
         "## `s1-train`\n",
-        "`s1-train --config RECIPE [--field value ...]` fine-tunes a model (TRL's SFTTrainer, "
-        "loss on the assistant turn). The recipe is a YAML file; every field can be given on "
-        "the command line too, and an unknown or renamed one is refused naming it. "
-        "`s1-train select` and `s1-train estimate` are subcommands.\n",
-        "### Training options\n",
+        f"```text\n{USAGE.rstrip()}\n```\n",
+        "### `s1-train train`\n",
+        "Fine-tunes a model (TRL's SFTTrainer, loss on the assistant turn) from a YAML recipe "
+        "(`--config RECIPE`); every field can be given on the command line too, and an unknown "
+        "or renamed one is refused naming it.\n",
         "Model, data and LoRA (`S1Args`):\n",
         _table(["option", "default", "what it does"], _dataclass_rows(S1Args)),
         "\nTRL's `SFTConfig` with s1's guard rails (`S1SFTConfig`): every `SFTConfig` field "
@@ -186,7 +191,6 @@ def cli_page() -> str:
             ["option", "default", "what it does"],
             _dataclass_rows(S1SFTConfig, S1SFTConfig.__annotations__),
         ),
-        "\n`--config RECIPE` names the YAML recipe; options on the command line override it.\n",
     ]
     for name, build in (("select", select_parser), ("estimate", estimate_parser)):
         child = build()
@@ -195,6 +199,8 @@ def cli_page() -> str:
             out.append(f"{child.description}\n")
         out.append(f"```text\n{_usage(f's1-train {name}', child)}\n```\n")
         out.append(_options_table(child))
+        if child.epilog:
+            out.append(f"\n{child.epilog}\n")
     return "\n".join(out)
 
 
@@ -449,11 +455,21 @@ def _bench(render: str, result: str) -> Callable[[], str]:
     return build
 
 
+def _reproducibility() -> str:
+    spec = importlib.util.spec_from_file_location(
+        "reproducibility", REPO / "bench" / "reproducibility.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.section()
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
     "parity": _parity,
     "methods": _methods,
     "load": _load,
+    "reproducibility": _reproducibility,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
     "bench-sweep": _bench("sweep_section", "sweep_bench.json"),

@@ -3,7 +3,7 @@
     python scripts/build_yamls.py          # rewrites the YAMLs; tests check they are current
 
 The YAMLs are plain lm-eval task configs; this developer script (not shipped in the package) only
-saves typing the long metric lists of the sampling variants. The benchmark tasks come from
+saves typing the metric lists of the sampling variants. The benchmark tasks come from
 ``s1_eval.tasks.benchmarks.TASKS`` (their data, prompts and the paper's column), the demo tasks
 from ``DEMO_YAMLS`` here: edit either, run the script, commit both.
 """
@@ -21,7 +21,8 @@ from s1_eval.tasks.benchmarks import (
     Task,
     sampling_name,
 )
-from s1_eval.tasks.scoring import NUMERIC_FIELDS, TEXT_FIELDS, sampling_metric_names
+from s1_eval.tasks.scoring import table_metrics
+from s1_eval.trace import TRACE
 
 HERE = Path(__file__).resolve().parents[1] / "tasks"
 HEADER = (
@@ -39,15 +40,17 @@ def is_score(metric: str) -> bool:
     return metric in ("exact_match", "n_correct") or metric.split("@")[0] in ("pass", "maj", "cov")
 
 
-def _metric_lines(numeric: list[str], bypass: list[str]) -> str:
+def _metric_lines(names: list[str]) -> str:
+    """lm-eval prints one table row per metric: the ones listed here are all a row's top-level
+    keys, the per-sample rest is one ``trace`` dict, aggregated as the share of traced samples."""
     lines = ["metric_list:"]
-    for names, aggregation in ((numeric, "mean"), (bypass, "bypass")):
-        for name in names:
-            # lm-eval accepts null: no arrow in its table, and no "higher_is_better is not
-            # defined" warning per metric as leaving the key out would give
-            better = "true" if is_score(name) else "null"
-            lines += [f"  - metric: {name}", f"    aggregation: {aggregation}",
-                      f"    higher_is_better: {better}"]  # fmt: skip
+    for name in names:
+        aggregation = "!function utils.traced_share" if name == TRACE else "mean"
+        # lm-eval accepts null: no arrow in its table, and no "higher_is_better is not
+        # defined" warning per metric as leaving the key out would give
+        better = "true" if is_score(name) else "null"
+        lines += [f"  - metric: {name}", f"    aggregation: {aggregation}",
+                  f"    higher_is_better: {better}"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -83,13 +86,12 @@ def greedy_yaml(bench: Task) -> str:
         + _common(bench, bench.name)
         + f"process_results: !function utils.process_{bench.kind}_results\n"
         + _generation(do_sample=False, max_gen_toks=bench.max_gen_toks)
-        + _metric_lines(list(NUMERIC_FIELDS), list(TEXT_FIELDS))
+        + _metric_lines(table_metrics())
         + "metadata:\n  version: 1.0\n"
     )
 
 
 def sampling_yaml(bench: Task, n: int) -> str:
-    numeric, bypass = sampling_metric_names(n)
     return (
         HEADER
         + _common(bench, sampling_name(bench.name, n))
@@ -101,7 +103,7 @@ def sampling_yaml(bench: Task, n: int) -> str:
         + "      - function: take_first_k\n"
         + f"        k: {n}\n"
         + _generation(do_sample=True, max_gen_toks=MAX_GEN_TOKS)
-        + _metric_lines(numeric, bypass)
+        + _metric_lines(table_metrics(n))
         + "metadata:\n  version: 1.0\n"
     )
 
@@ -138,7 +140,7 @@ def demo_yaml(
         + "num_fewshot: 0\n"
         + "process_results: !function utils.process_math_results\n"
         + _generation(do_sample=False, max_gen_toks=max_gen_toks)
-        + _metric_lines(list(NUMERIC_FIELDS), list(TEXT_FIELDS))
+        + _metric_lines(table_metrics())
         + "metadata:\n  version: 1.0\n"
     )
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from s1_eval.trace import flat_row
+
 # In-process engine: starts in ~10 s instead of ~30 s and runs faster on 2 cores.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
@@ -193,8 +195,9 @@ def kill_after_first_cell(command: list[str], env: dict) -> str:
 
 
 def read_samples(output_dir: Path, task: str) -> list[dict]:
+    """A task's samples rows, each with its trace dict spread among its fields."""
     [path] = list(output_dir.rglob(f"samples_{task}_*.jsonl"))
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [flat_row(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
 #: what two runs of one cell must agree on, sample by sample

@@ -81,7 +81,7 @@ def test_report_and_plot_commands(tmp_path, capsys):
             [
                 "report",
                 str(tmp_path / "run"),
-                "--output",
+                "--output_path",
                 str(tmp_path / "board"),
                 "--plot",
                 "--reference",
@@ -93,10 +93,10 @@ def test_report_and_plot_commands(tmp_path, capsys):
     assert "acc. points per 1k thinking tokens" in out and "budget=64" in out
     assert (tmp_path / "board" / "scaling.png").is_file()
     assert (tmp_path / "board" / "leaderboard.json").is_file()
-    assert cli.main(["plot", str(tmp_path / "run"), "--output", str(tmp_path / "p.png")]) == 0
+    assert cli.main(["plot", str(tmp_path / "run"), "--output_path", str(tmp_path / "p.png")]) == 0
     assert (tmp_path / "p.png").is_file()
     (tmp_path / "empty").mkdir()
-    assert cli.main(["report", str(tmp_path / "empty"), "--output", str(tmp_path / "e")]) == 1
+    assert cli.main(["report", str(tmp_path / "empty"), "--output_path", str(tmp_path / "e")]) == 1
     assert not (tmp_path / "e").exists()  # nothing to report: nothing written
 
 
@@ -142,7 +142,7 @@ def test_sweep_command_end_to_end(tmp_path, monkeypatch, capsys):
         "tests/fixtures/s1_fake_task",
         "--limit",
         "2",
-        "--output",
+        "--output_path",
         str(tmp_path / "run"),
     ]
     assert cli.main(argv) == 0
@@ -215,7 +215,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("argv", "expected"), BAD_INPUT)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, expected):
-    proc = s1_eval(*argv, "--output", tmp_path / "out")
+    proc = s1_eval(*argv, "--output_path", tmp_path / "out")
     assert_one_line_error(proc, *expected)
     assert not (tmp_path / "out").exists()  # nothing written, not even the folder
 
@@ -231,7 +231,7 @@ def test_a_corrupt_results_file_never_clobbers_the_leaderboard(tmp_path):
         tmp_path / "run", "s1_aime24", {"max_tokens_thinking": 64}, [row(0, 1, 60, 64)]
     )
     board = tmp_path / "board"
-    assert s1_eval("report", tmp_path / "run", "--output", board, "--plot").returncode == 0
+    assert s1_eval("report", tmp_path / "run", "--output_path", board, "--plot").returncode == 0
     before = {p.name: p.read_bytes() for p in board.iterdir()}
     assert set(before) == {
         "leaderboard.md",
@@ -241,7 +241,7 @@ def test_a_corrupt_results_file_never_clobbers_the_leaderboard(tmp_path):
         "scaling.png",
     }
     results.write_text(results.read_text()[:40])  # cut short
-    proc = s1_eval("report", tmp_path / "run", "--output", board, "--plot")
+    proc = s1_eval("report", tmp_path / "run", "--output_path", board, "--plot")
     assert_one_line_error(proc, f"error: {results}: unreadable results file")
     assert {p.name: p.read_bytes() for p in board.iterdir()} == before  # untouched, no temp files
 
@@ -262,7 +262,7 @@ def test_a_partial_runs_folder_stays_readable(tmp_path):
     )
     samples = next(plain.parent.glob("samples_*.jsonl"))
     samples.write_text(samples.read_text()[:30])
-    proc = s1_eval("report", run, tmp_path / "plain", "--output", tmp_path / "board")
+    proc = s1_eval("report", run, tmp_path / "plain", "--output_path", tmp_path / "board")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "budget=64" in proc.stdout and "budget=128" in proc.stdout
     assert f"{samples}: incomplete" in proc.stdout  # noted, skipped
@@ -273,7 +273,7 @@ def test_a_partial_runs_folder_stays_readable(tmp_path):
 def test_sweep_metadata_reaches_the_task_through_the_command_line(tmp_path):
     proc = s1_eval(
         "sweep", "--model", "dummy", "--tasks", "s1_demo_arithmetic", "--include_path",
-        "tasks/demo", "--budgets", "8", "--metadata", "demo_num_problems=3", "--output",
+        "tasks/demo", "--budgets", "8", "--metadata", "demo_num_problems=3", "--output_path",
         tmp_path / "run", "--no_report",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

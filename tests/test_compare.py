@@ -64,7 +64,7 @@ def test_split_side():
 
 def test_report_reference_adds_the_paper_points_with_intervals(tmp_path):
     run = sweep(tmp_path)
-    proc = s1_eval("report", run, "--reference", "--output", tmp_path / "board")
+    proc = s1_eval("report", run, "--reference", "--output_path", tmp_path / "board")
     assert proc.returncode == 0, proc.stderr
     assert "## Paired comparisons" in proc.stdout and "## The paper's AIME24" in proc.stdout
     assert "| 4 | 17 / 30 | 56.7 | 37.4 - 74.5 |" in proc.stdout

@@ -22,7 +22,7 @@ from s1_eval.engines.tokenizer import load_tokenizer
 from s1_eval.report.metrics import cell_stats
 from s1_eval.runs.samples import to_record
 from s1_eval.tasks.scoring import process_math_results
-from s1_eval.trace import SampleRecord, read_row_fields
+from s1_eval.trace import SampleRecord, flat_row, read_row_fields
 from tests.conftest import ENGINE_ARGS, read_results, read_samples
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def test_thinking_that_uses_up_the_length_is_no_answer(max_gen_toks):
     head = len(lm.lazy.tokenizer.encode(LONG)) + len(lm.lazy.tokenizer.encode("<|im_start|>think"))
     assert trace.thinking_tokens == min(max_gen_toks, CONTEXT - head)
     assert trace.no_answer and trace.answer_tokens == 0 and not trace.context_clamped
-    row = process_math_results({"answer": "5"}, [text])
+    row = flat_row(process_math_results({"answer": "5"}, [text]))
     assert row["no_answer"] == 1 and row["exact_match"] == 0
     assert (row["grading_failure"], row["extracted_answer"]) == ("no_answer", "")
 
@@ -96,7 +96,7 @@ def test_the_fork_flag_closes_with_final_answer_and_answers_with_max_gen_toks_ag
     assert trace.thinking_tokens == 150 and not trace.no_answer and not trace.cap_fired
     assert "\n<|im_start|>answer\nFinal Answer:" in text and trace.answer_tokens > 0
     assert trace.thinking_tokens + trace.answer_tokens > 150  # a fresh max_gen_toks
-    row = process_math_results({"answer": "6"}, [text])  # graded on what it wrote
+    row = flat_row(process_math_results({"answer": "6"}, [text]))  # graded on what it wrote
     assert row["no_answer"] == 0 and row["exact_match"] == 1
 
 

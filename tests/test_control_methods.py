@@ -134,7 +134,7 @@ def test_methods_sweep_and_table_through_the_cli(tmp_path):
     out = tmp_path / "run"
     proc = s1_eval(*SCRIPTED, "--budgets", "32,96", "--methods", "prompt-tokens,prompt-class,chat-template",
                    "--template_levels", "reasoning_effort=low,high", "--apply_chat_template",
-                   "--output", out)  # fmt: skip
+                   "--output_path", out)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     cells = {p.name: p for p in (out / "cells").iterdir()}
     assert len(cells) == 2 + 3 + 2, sorted(cells)
@@ -194,7 +194,7 @@ def test_methods_sweep_and_table_through_the_cli(tmp_path):
 def test_bad_methods_input_is_one_line_before_any_engine(tmp_path, extra, env, expected):
     os.environ.update(env)
     try:
-        proc = s1_eval(*SCRIPTED, "--budgets", "32", *extra, "--output", tmp_path / "run")
+        proc = s1_eval(*SCRIPTED, "--budgets", "32", *extra, "--output_path", tmp_path / "run")
     finally:
         for key in env:
             os.environ.pop(key)
@@ -211,7 +211,7 @@ def test_two_methods_in_one_command_resume_after_sigkill(smollm2_dir, tmp_path):
     command = [sys.executable, "-m", "s1_eval.cli", "sweep", "--model_args",
                engine_args_string(smollm2_dir, preset="plain"), "--tasks", STOCK_TASK,
                "--budgets", "32,64", "--limit", "6", "--methods", "prompt-tokens,prompt-class",
-               "--apply_chat_template", "--gen_kwargs", gen_kwargs, "--output", str(out)]  # fmt: skip
+               "--apply_chat_template", "--gen_kwargs", gen_kwargs, "--output_path", str(out)]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     kill_after_first_cell(command, env)  # mid-pass: the other cells are still generating
     kept = rows_by_cell(out, STOCK_TASK)

@@ -24,7 +24,7 @@ from tests.conftest import REPO, engine_args_string, read_samples, rows_by_cell
 
 S1 = PRESETS["s1"]
 # the recipe's full training (the "Wait" test needs a model that learned the pattern), few cells
-DEMO_COMMAND = [sys.executable, "-m", "s1_eval.cli", "demo", "--output", "out", "--limit", "8",
+DEMO_COMMAND = [sys.executable, "-m", "s1_eval.cli", "demo", "--output_path", "out", "--limit", "8",
                 "--budgets", "8,64"]  # fmt: skip
 
 
@@ -162,7 +162,7 @@ def sweep_command(model_args: str, budgets: str, output: Path, *extra: str) -> l
     return [sys.executable, "-m", "s1_eval.cli", "sweep", "--model_args", model_args,
             "--tasks", "s1_demo_counting", "--budgets", budgets, "--n_ignore", "0,2",
             "--ignore_str", "Wait", "--gen_kwargs", gen_kwargs, "--limit", "8",
-            "--apply_chat_template", "--no_report", "--output", str(output), *extra]  # fmt: skip
+            "--apply_chat_template", "--no_report", "--output_path", str(output), *extra]  # fmt: skip
 
 
 def cell_rows(run_dir: Path) -> dict[str, list[tuple]]:

@@ -188,7 +188,7 @@ def test_the_example_check_sees_a_setting_the_sweep_never_creates(tmp_path):
     page = tmp_path / "page.md"
     page.write_text(
         "```bash\ns1-eval sweep --model_args pretrained=M --tasks s1_aime24 \\\n"
-        "    --budgets 512,1024 --n_ignore 0,2 --ignore_str Wait --output runs/s1\n"
+        "    --budgets 512,1024 --n_ignore 0,2 --ignore_str Wait --output_path runs/s1\n"
         "s1-eval compare runs/s1:budget=none,n_ignore=0 runs/s1:budget=512,n_ignore=0\n```\n"
     )
     with pytest.raises(AssertionError, match="budget=none,n_ignore=0 is not among"):

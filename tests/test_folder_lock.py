@@ -34,22 +34,22 @@ def test_a_second_process_is_refused_and_a_killed_holder_is_taken_over(tmp_path)
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        proc = s1_eval(*SWEEP, "--output", run)
+        proc = s1_eval(*SWEEP, "--output_path", run)
         assert_one_line_error(
             proc, "output: run is in use by another s1-eval process",
-            f"host {socket.gethostname()}, pid {holder.pid}, since ", "use another --output",
+            f"host {socket.gethostname()}, pid {holder.pid}, since ", "use another --output_path",
         )  # fmt: skip
         assert not (run / "cells").exists(), "the refused sweep wrote nothing"
         finished = write_run(tmp_path / "finished", "t", {}, [row(0, 1, 10)])
         (run / "sweep.json").write_text("{}")  # a sweep's folder: report must wait for it
-        proc = s1_eval("report", finished, "--output", run)
+        proc = s1_eval("report", finished, "--output_path", run)
         assert proc.returncode == 2 and "in use by another s1-eval process" in proc.stderr
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
     # the kernel dropped the dead holder's lock: the next sweep takes the folder over
     (run / "sweep.json").unlink()
-    proc = s1_eval(*SWEEP, "--output", run)
+    proc = s1_eval(*SWEEP, "--output_path", run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(list(run.glob("cells/*/cell.json"))) == 2
 

@@ -86,7 +86,7 @@ def demo_page(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     page = folder / "board.html"
     command = [sys.executable, "-m", "s1_eval.cli", "report", str(DEMO)]
-    command += ["--output", str(folder / "board"), "--html", str(page)]
+    command += ["--output_path", str(folder / "board"), "--html", str(page)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     curves = json.loads((folder / "board" / "leaderboard.json").read_text())["curves"]

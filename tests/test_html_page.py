@@ -77,7 +77,13 @@ def board(tmp_path_factory):
     run = Path(shutil.copytree(DEMO, folder / "demo"))
     page = folder / "board.html"
     done = s1_eval(
-        "report", str(run), "--output", str(folder / "board"), "--html", str(page), "--reference"
+        "report",
+        str(run),
+        "--output_path",
+        str(folder / "board"),
+        "--html",
+        str(page),
+        "--reference",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     parsed = Page()

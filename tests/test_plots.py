@@ -66,11 +66,11 @@ def test_plot_against_total_generated_tokens_through_the_cli(tmp_path, capsys):
 
     demo = Path(__file__).resolve().parents[1] / "results" / "demo"
     out = tmp_path / "total.png"
-    assert main(["plot", str(demo), "--output", str(out), "--x", "total"]) == 0
+    assert main(["plot", str(demo), "--output_path", str(out), "--x", "total"]) == 0
     assert out.read_bytes().startswith(b"\x89PNG")
     report = build_report([demo])
     # the total axis is thinking + answer: to the right of the thinking axis for every cell
     assert all(r.generated_mean > r.thinking_mean for r in report.cells)
     with pytest.raises(SystemExit) as bad:
-        main(["plot", str(demo), "--output", str(out), "--x", "answers"])
+        main(["plot", str(demo), "--output_path", str(out), "--x", "answers"])
     assert bad.value.code == 2

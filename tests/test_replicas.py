@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -160,3 +162,66 @@ def test_bad_data_parallel_size_names_the_arg():
     kwargs = {"data_parallel_size": 1}
     apply("s1_vllm", kwargs)
     assert kwargs == {}
+
+
+@pytest.mark.slow
+def test_replicas_write_their_own_store_files_and_a_rerun_reads_them_all(tmp_path):
+    """Each replica appends to its own file beside the sweep's store; a later run, on replicas
+    or in-process, takes every stored step from them."""
+    from s1_eval.core.sharing import StepStore
+
+    planned = plan_batches(TOKENIZER, [(PROMPTS, GREEDY)])
+    store_path = tmp_path / "trajectories.jsonl"
+    pool = ReplicaPool.start(
+        2, functools.partial(ScriptedEngine, PRESETS["s1"], 200, 60), TOKENIZER
+    )
+    first = sorted(
+        (b, i, str(t)) for b, i, t in pool.run_batches(planned, True, StepStore(store_path))
+    )
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["trajectories.replica0.jsonl", "trajectories.replica1.jsonl"]
+    again = sorted(
+        (b, i, str(t)) for b, i, t in pool.run_batches(planned, True, StepStore(store_path))
+    )
+    assert again == first and pool.stats["from_store"] > 0 and pool.stats["engine_steps"] == 0
+    reread = StepStore(store_path)  # the in-process path reads the replicas' files too
+    assert len(reread.steps) > 0 and reread.write_path == store_path
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_a_killed_data_parallel_sweep_resumes_from_its_stored_steps(smollm2_dir, vllm_lm, tmp_path):
+    """SIGKILL a real `s1-eval sweep` with data_parallel_size=2 after its first cell, run it
+    again: the replicas continue from the steps they stored, and the cells equal one engine's."""
+    from s1_eval.sweep.run import SweepConfig, make_settings, run_sweep
+    from tests.conftest import kill_after_first_cell, rows_by_cell
+
+    task, budgets = "s1_demo_counting", [8, 16]
+    folder = tmp_path / "dp"
+    command = [
+        sys.executable, "-m", "s1_eval.cli", "sweep", "--model", "s1_vllm",
+        "--model_args", engine_args_string(smollm2_dir, data_parallel_size=2),
+        "--tasks", task, "--budgets", "8,16", "--n_ignore", "0,2", "--ignore_str", "Wait",
+        "--gen_kwargs", "max_gen_toks=60", "--limit", "4", "--apply_chat_template",
+        "--output_path", str(folder), "--no_report",
+    ]  # fmt: skip
+    env = {**os.environ}
+    kill_after_first_cell(command, env)
+    stored = sorted(p.name for p in folder.glob("trajectories*.jsonl"))
+    assert any(name.startswith("trajectories.replica") for name in stored), stored
+    resumed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = resumed.stdout + resumed.stderr
+    from_store = [int(n) for n in re.findall(r"(\d+) from the store", log)]
+    assert from_store and from_store[-1] > 0, log[-3000:]
+
+    reference = SweepConfig(
+        tasks=(task,),
+        settings=make_settings(budgets, [0, 2], ["Wait"]),
+        model_args=engine_args_string(smollm2_dir),
+        gen_kwargs={"max_gen_toks": 60},
+        limit=4,
+        apply_chat_template=True,
+    )
+    run_sweep(reference, tmp_path / "one", lm=vllm_lm, log=lambda _: None)
+    assert rows_by_cell(folder, task) == rows_by_cell(tmp_path / "one", task)

@@ -204,21 +204,21 @@ def test_lm_eval_command_line(tmp_path):
 def test_sweep_command_shares_resumes_extends_and_reports(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "run"
-    assert cli.main([*SWEEP, "--budgets", "200,800", "--output", str(out)]) == 0
+    assert cli.main([*SWEEP, "--budgets", "200,800", "--output_path", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "generating 32 requests of 4 cells in one pass (shared thinking)" in printed
     assert "| scripted | s1_fake | n_ignore=2,str=Wait | 2 | 200,800 | 75.0 ± 16.4 |" in printed
     for name in ("leaderboard.md", "leaderboard.csv", "cells.csv", "scaling.png"):
         assert (out / name).is_file(), name
     assert (out / "trajectories.jsonl").stat().st_size > 0
-    assert cli.main([*SWEEP, "--budgets", "200,800", "--output", str(out)]) == 0
+    assert cli.main([*SWEEP, "--budgets", "200,800", "--output_path", str(out)]) == 0
     assert "4 of 4 cells already finished" in capsys.readouterr().out
     # a larger budget continues the stored thinking instead of starting over
-    assert cli.main([*SWEEP, "--budgets", "200,800,1200", "--output", str(out)]) == 0
+    assert cli.main([*SWEEP, "--budgets", "200,800,1200", "--output_path", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "4 of 6 cells already finished" in printed
     assert int(re.search(r"(\d+) from the store", printed).group(1)) > 0
-    assert cli.main(["report", str(out), "--output", str(tmp_path / "board")]) == 0
+    assert cli.main(["report", str(out), "--output_path", str(tmp_path / "board")]) == 0
     board = (tmp_path / "board" / "leaderboard.md").read_text()
     assert "| scripted | s1_fake | n_ignore=0 | 3 | 200,800,1200 |" in board
 

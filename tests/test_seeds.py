@@ -56,7 +56,9 @@ def test_seeds_repeat_every_setting_with_its_seed_in_the_gen_kwargs():
     ],
 )
 def test_bad_seeds_are_one_line(tmp_path, extra, expected):
-    proc = s1_eval("sweep", "--tasks", "t", "--budgets", "8", *extra, "--output", tmp_path / "o")
+    proc = s1_eval(
+        "sweep", "--tasks", "t", "--budgets", "8", *extra, "--output_path", tmp_path / "o"
+    )
     assert_one_line_error(proc, expected)
     assert not (tmp_path / "o").exists()
 
@@ -82,7 +84,7 @@ def test_seeds_on_a_task_that_says_do_sample_false_are_refused(tiny_task_dir, tm
     # the tiny task's YAML has do_sample: false, which wins over a temperature in lm-eval
     proc = s1_eval("sweep", "--tasks", "s1_test_arith", "--include_path", tiny_task_dir,
                    "--budgets", "8", "--gen_kwargs", "temperature=1.0", "--seeds", "2",
-                   "--model_args", "pretrained=unused", "--output", tmp_path / "o")  # fmt: skip
+                   "--model_args", "pretrained=unused", "--output_path", tmp_path / "o")  # fmt: skip
     assert_one_line_error(proc, "--seeds: task s1_test_arith generates greedily", "do_sample=true")
     assert not (tmp_path / "o").exists()
 
@@ -96,7 +98,7 @@ def test_sampled_seeds_differ_and_resume_after_sigkill(smollm2_dir, tmp_path):
                engine_args_string(smollm2_dir, preset="plain"), "--tasks", STOCK_TASK,
                "--budgets", "32", "--limit", "16", "--seeds", "3", "--apply_chat_template",
                "--gen_kwargs", ",".join(f"{k}={v}" for k, v in gen_kwargs.items()),
-               "--output", str(out)]  # fmt: skip
+               "--output_path", str(out)]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     kill_after_first_cell(command, env)  # mid-pass: the other cells are still generating
     kept = rows_by_cell(out, STOCK_TASK)

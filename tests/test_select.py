@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from s1_eval.trace import flat_row
 from s1_eval.trainer import sft
 from s1_eval.trainer.data import ConfigError, build_s1_dataset, load_rows, resolve_columns
 from s1_eval.trainer.select_cmd import REPORT_FILE, SELECTED_FILE, select_command, summary_table
@@ -376,7 +377,7 @@ def test_smollm2_scores_the_pool_through_our_task_and_grader(tmp_path, smollm2_d
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     report = json.loads((tmp_path / "out" / REPORT_FILE).read_text())
     [samples_file] = (tmp_path / "out" / "difficulty" / "reference_1").rglob("samples_*.jsonl")
-    samples = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    samples = [flat_row(json.loads(line)) for line in samples_file.read_text().splitlines()]
     assert sorted(s["doc"]["id"] for s in samples) == [f"pool.jsonl:{n}" for n in range(1, 9)]
     solved = {s["doc"]["id"] for s in samples if s["exact_match"] == 1}
     print(f"SmolLM2 solved {sorted(solved)}; answers {[s['extracted_answer'] for s in samples]}")

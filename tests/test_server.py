@@ -275,7 +275,7 @@ def test_s1_eval_sweep_through_a_server_equals_separate_in_process_cells(
         "--model_args", f"base_url={vllm_server.url}", "--tasks", task,
         "--budgets", ",".join(budgets), "--n_ignore", "0,2", "--ignore_str", "Wait",
         "--gen_kwargs", "max_gen_toks=60", "--limit", "4", "--apply_chat_template",
-        "--no_report", "--output", str(tmp_path / "served"),
+        "--no_report", "--output_path", str(tmp_path / "served"),
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]

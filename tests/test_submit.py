@@ -32,7 +32,7 @@ def one_cell_run(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("submit")
-    done = s1_eval("submit", str(one_cell_run(folder)), "--output", str(folder / "bundle"))
+    done = s1_eval("submit", str(one_cell_run(folder)), "--output_path", str(folder / "bundle"))
     assert done.returncode == 0, done.stdout + done.stderr
     return folder / "bundle"
 
@@ -142,7 +142,7 @@ def test_an_archive_with_a_broken_manifest_and_a_file_beside_its_folder_names_bo
 
 def test_a_tar_gz_bundle_verifies(tmp_path):
     out = tmp_path / "submission.tar.gz"
-    done = s1_eval("submit", str(one_cell_run(tmp_path)), "--output", str(out))
+    done = s1_eval("submit", str(one_cell_run(tmp_path)), "--output_path", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     done = s1_eval("verify", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -172,7 +172,7 @@ def test_a_run_that_fails_verify_is_not_bundled(tmp_path):
     wrong = next(r for r in rows if r["exact_match"] == 0)
     wrong["exact_match"] = 1  # a score the response does not earn
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    done = s1_eval("submit", str(run), "--output", str(tmp_path / "bundle"))
+    done = s1_eval("submit", str(run), "--output_path", str(tmp_path / "bundle"))
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "fails verify" in done.stderr

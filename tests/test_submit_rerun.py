@@ -26,13 +26,13 @@ def test_bundle_rerun_command_regenerates_the_same_greedy_samples(smollm2_dir, t
                     "--tasks", STOCK_TASK, "--budgets", "32", "--n_ignore", "1", "--ignore_str",
                     STOCK_GEN_KWARGS["thinking_n_ignore_str"], "--limit", "6",
                     "--apply_chat_template", "--gen_kwargs", "max_gen_toks=256",
-                    "--output", run)  # fmt: skip
+                    "--output_path", run)  # fmt: skip
     assert swept.returncode == 0, swept.stdout[-2000:] + swept.stderr[-3000:]
     [cell] = sorted(run.glob("cells/*/cell.json"))
     submitted = {r["doc_id"]: r["resps"][0][0] for r in read_samples(cell.parent, STOCK_TASK)}
     assert sorted(submitted) == list(range(6))
 
-    packed = s1_eval("submit", run, "--output", bundle)
+    packed = s1_eval("submit", run, "--output_path", bundle)
     assert packed.returncode == 0, packed.stderr[-3000:]
     [command] = json.loads((bundle / "submission.json").read_text())["rerun"]
 

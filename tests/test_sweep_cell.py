@@ -47,7 +47,7 @@ def assert_only_finished_cells(run: Path) -> None:
 
 def test_full_disk_stops_cleanly_and_resumes_to_the_same_results(tiny_disk, tmp_path):
     run = tiny_disk / "run"
-    proc = s1_eval(*SWEEP, "--output", run)
+    proc = s1_eval(*SWEEP, "--output_path", run)
     assert_one_line_error(
         proc, f"{run}/cells/s1_demo_arithmetic__budget=", "No space left on device"
     )
@@ -58,11 +58,11 @@ def test_full_disk_stops_cleanly_and_resumes_to_the_same_results(tiny_disk, tmp_
     assert verified.returncode == 0 and "verify: OK" in verified.stdout, verified.stdout
 
     subprocess.run(["mount", "-o", "remount,size=20m", str(tiny_disk)], check=True)
-    proc = s1_eval(*SWEEP, "--output", run)
+    proc = s1_eval(*SWEEP, "--output_path", run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"{len(finished)} of 4 cells already finished" in proc.stdout
     clean = tmp_path / "clean"
-    assert s1_eval(*SWEEP, "--output", clean).returncode == 0
+    assert s1_eval(*SWEEP, "--output_path", clean).returncode == 0
     resumed = samples_by_cell(run)
     assert len(resumed) == 4 and resumed == samples_by_cell(clean)
     assert all(resumed[name] == rows for name, rows in finished.items())
@@ -71,7 +71,7 @@ def test_full_disk_stops_cleanly_and_resumes_to_the_same_results(tiny_disk, tmp_
 def test_read_only_folder_is_one_line(tiny_disk):
     run = tiny_disk / "run"
     subprocess.run(["mount", "-o", "remount,size=20m", str(tiny_disk)], check=True)
-    assert s1_eval(*SWEEP[:-4], "8", "--limit", "2", "--output", run).returncode == 0
+    assert s1_eval(*SWEEP[:-4], "8", "--limit", "2", "--output_path", run).returncode == 0
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
-    proc = s1_eval(*SWEEP, "--output", run)
+    proc = s1_eval(*SWEEP, "--output_path", run)
     assert_one_line_error(proc, str(run), "Read-only file system")

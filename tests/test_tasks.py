@@ -17,7 +17,7 @@ import pytest
 
 from s1_eval.tasks import benchmarks, prompts, scoring
 from s1_eval.tasks.demo.arithmetic import generate_problems
-from s1_eval.trace import SAMPLE_FIELDS, ForcedText, Trace
+from s1_eval.trace import SAMPLE_FIELDS, TRACE, ForcedText, Trace, flat_row, row_value
 
 REPO = Path(__file__).resolve().parents[1]
 #: the YAML generator, a developer script outside the package
@@ -39,6 +39,7 @@ ROW_FIELDS = {
     "extracted_answer",
     "grading_failure",
     "answer_source",
+    "trace_tokens",
     "has_trace",
     *SAMPLE_FIELDS,
 }
@@ -115,14 +116,13 @@ def test_paper_benchmark_of_our_tasks_and_lm_evals():
 def test_only_scores_are_higher_is_better(task_manager, monkeypatch, data_dir):
     tasks = _load(task_manager, ["s1_math500", "s1_gpqa_diamond_n8"], monkeypatch, data_dir)
     greedy = tasks["s1_math500"].higher_is_better()
-    assert greedy["exact_match"] is True
-    for name in ("thinking_tokens", "max_tokens_thinking", "rejection_tries", "suppressions",
-                 "cap_fired", "has_trace", "extracted_answer", "grading_failure"):  # fmt: skip
-        assert greedy[name] is None, name
+    assert greedy == {"exact_match": True, "thinking_tokens": None, TRACE: None}
     sampled = tasks["s1_gpqa_diamond_n8"].higher_is_better()
-    assert all(sampled[f"{m}@{k}"] is True for m in ("pass", "maj", "cov") for k in (1, 2, 4, 8))
-    assert sampled["n_correct"] is True and sampled["n_samples"] is None
-    assert sampled["thinking_tokens_each"] is None
+    assert all(sampled[f"{m}@{k}"] is True for m in ("pass", "maj") for k in (1, 2, 4, 8))
+    assert sampled["exact_match"] is True and sampled["thinking_tokens"] is None
+    assert set(sampled) == {"exact_match", "thinking_tokens", TRACE} | {
+        f"{m}@{k}" for m in ("pass", "maj") for k in (1, 2, 4, 8)
+    }
 
 
 def test_task_names_resolve(task_manager):
@@ -353,7 +353,11 @@ def test_math_row_has_every_field(with_trace):
         if with_trace
         else (thinking + "\\boxed{2}")
     )
-    row = scoring.process_math_results(doc, [response])
+    written = scoring.process_math_results(doc, [response])
+    # lm-eval's table shows the top level: the score, thinking tokens when known, the trace
+    top = ["exact_match", "thinking_tokens", TRACE] if with_trace else ["exact_match", TRACE]
+    assert list(written) == top
+    row = flat_row(written)
     assert set(row) == ROW_FIELDS
     assert row["exact_match"] == 1 and row["extracted_answer"] == "2"
     assert row["grading_failure"] == ""
@@ -373,12 +377,12 @@ def test_uncapped_trace_field_is_numeric():
     row = scoring.process_math_results(
         {"answer": "2"}, [_forced("x</think>", "2", max_tokens_thinking=None)]
     )
-    assert row["max_tokens_thinking"] == -1
+    assert row[TRACE]["max_tokens_thinking"] == -1  # kept out of the table's means
 
 
 def test_unparseable_response_scores_zero_with_reason():
     row = scoring.process_gpqa_results({"answer": "C"}, ["I am not sure at all"])
-    assert (row["exact_match"], row["grading_failure"]) == (0, "no_answer")
+    assert (row["exact_match"], row_value(row, "grading_failure")) == (0, "no_answer")
 
 
 def test_rows_through_the_task_object(task_manager, monkeypatch, data_dir):
@@ -387,10 +391,12 @@ def test_rows_through_the_task_object(task_manager, monkeypatch, data_dir):
     doc = next(iter(math.test_docs()))
     row = math.process_results(doc, [_forced("t</think>", "\\boxed{(3, \\pi/2)}")])
     assert row["exact_match"] == 1 and set(row) == set(math._metric_fn_list)
+    assert math.aggregation()[TRACE]([row[TRACE]]) == 1.0  # the share of traced samples
     gpqa = tasks["s1_gpqa_diamond"]
     doc = next(iter(gpqa.test_docs()))
     row = gpqa.process_results(doc, [f"Thinking...</think>Answer: {doc['answer']}"])
-    assert row["exact_match"] == 1 and set(row) == set(gpqa._metric_fn_list)
+    # no trace: no thinking_tokens to average into the table
+    assert row["exact_match"] == 1 and set(row) == set(gpqa._metric_fn_list) - {"thinking_tokens"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,18 +421,22 @@ def test_math_samples_vote_on_equivalent_answers():
     doc = {"answer": "\\frac{1}{2}"}
     texts = ["\\boxed{3}", "\\boxed{0.5}", "\\boxed{1/2}", "\\boxed{3}", "\\boxed{\\frac12}"]
     responses = [_forced("t</think>", text, thinking_tokens=10 * i) for i, text in enumerate(texts)]
-    row = scoring.process_math_samples(doc, [responses])
+    written = scoring.process_math_samples(doc, [responses])
+    assert list(written) == scoring.table_metrics(5)
+    row = flat_row(written)
     assert row["n_correct"] == 3 and row["exact_match"] == 0
     assert row["maj@1"] == 0 and row["maj@5"] == 1  # 0.5, 1/2, 1/2 outvote 3, 3
     assert row["cov@2"] == 1 and row["pass@1"] == pytest.approx(3 / 5)
     assert row["thinking_tokens"] == pytest.approx(20.0)
     assert row["thinking_tokens_each"] == [0, 10, 20, 30, 40]
-    numeric, bypass = scoring.sampling_metric_names(5)
-    assert set(row) == set(numeric) | set(bypass)
 
 
 def test_gpqa_samples_without_traces():
-    row = scoring.process_gpqa_samples({"answer": "B"}, [["Answer: B", "Answer: C", "(B)", "?"]])
+    written = scoring.process_gpqa_samples(
+        {"answer": "B"}, [["Answer: B", "Answer: C", "(B)", "?"]]
+    )
+    assert "thinking_tokens" not in written  # unknown: not averaged into the table
+    row = flat_row(written)
     assert row["sample_correct"] == [1, 0, 1, 0] and row["maj@4"] == 1
     assert row["pass@2"] == pytest.approx(1 - 1 / 6)  # unbiased: 1 - C(2,2)/C(4,2)
     assert row["thinking_tokens"] == -1 and row["grading_failures"][3] == "no_answer"
@@ -491,7 +501,7 @@ def test_samples_file_rows_carry_every_field(task_manager, monkeypatch, data_dir
         model=ScriptedLM(), tasks=["s1_aime24"], limit=3, log_samples=True,
         task_manager=task_manager, bootstrap_iters=0,
     )  # fmt: skip
-    rows = out["samples"]["s1_aime24"]
+    rows = [flat_row(row) for row in out["samples"]["s1_aime24"]]
     assert len(rows) == 3
     for row in rows:
         assert set(row) >= ROW_FIELDS
@@ -499,4 +509,4 @@ def test_samples_file_rows_carry_every_field(task_manager, monkeypatch, data_dir
     assert [row["exact_match"] for row in rows] == [1, 0, 0]  # only the first answer is 204
     metrics = out["results"]["s1_aime24"]
     assert metrics["exact_match,none"] == pytest.approx(1 / 3)
-    assert metrics["thinking_tokens,none"] == 120
+    assert metrics["thinking_tokens,none"] == 120 and metrics["trace,none"] == 1.0

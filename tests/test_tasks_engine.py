@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from s1_eval.trace import flat_row
+
 pytestmark = pytest.mark.engine
 DATA = Path(__file__).resolve().parent / "fixtures" / "data"
 
@@ -38,7 +40,7 @@ def test_math500_and_aime24_write_traces_into_samples(vllm_lm, monkeypatch):
     for task in ("s1_math500", "s1_aime24"):
         samples = results["samples"][task]
         assert len(samples) == 2
-        for row in samples:
+        for row in map(flat_row, samples):  # the trace dict's fields among the rest
             assert all(field in row for field in FIELDS), sorted(row)
             assert row["has_trace"] == 1 and 0 < row["thinking_tokens"] <= cap
             assert row["max_tokens_thinking"] == cap and row["exact_match"] in (0, 1)

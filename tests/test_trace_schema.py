@@ -14,7 +14,7 @@ from pathlib import Path
 from s1_eval.report.metrics import cell_stats
 from s1_eval.report.verify import TRACE_KEYS
 from s1_eval.runs.samples import to_record
-from s1_eval.tasks.scoring import NUMERIC_FIELDS
+from s1_eval.tasks.scoring import GREEDY_TABLE
 from s1_eval.trace import (
     SAMPLE_FIELDS,
     TRACE_COLUMNS,
@@ -25,6 +25,7 @@ from s1_eval.trace import (
     known_count,
     read_row_fields,
     row_fields,
+    split_row,
 )
 
 #: the page whose samples-file table lists the trace fields
@@ -42,7 +43,7 @@ def test_every_trace_field_written_is_read_and_every_field_read_is_written():
     # fails here, and samples.to_record, which passes every SAMPLE_FIELD by name, fails too
     assert _record_fields() == set(SAMPLE_FIELDS)
     assert ("has_trace", *SAMPLE_FIELDS) == TRACE_COLUMNS
-    assert set(TRACE_COLUMNS) <= set(NUMERIC_FIELDS) and set(TRACE_COLUMNS) <= TRACE_KEYS
+    assert set(TRACE_COLUMNS) <= TRACE_KEYS
 
 
 def test_each_field_is_a_trace_attribute_of_a_countable_type():
@@ -58,7 +59,11 @@ def test_a_trace_survives_the_samples_file_field_by_field():
     given = {n: (v % 2 == 1) if types[n] == "bool" else v for n, v in values.items()}
     row = json.loads(json.dumps(row_fields(ForcedText("text", Trace(**given)))))
     assert list(row) == list(TRACE_COLUMNS) and row["has_trace"] == 1
-    record = to_record({"doc_id": 3, "exact_match": 1, **row}, "exact_match")
+    flat = to_record({"doc_id": 3, "exact_match": 1, **row}, "exact_match")  # rows before
+    split = split_row({"exact_match": 1, **row}, GREEDY_TABLE)
+    assert list(split) == [*GREEDY_TABLE, "trace"]
+    record = to_record({"doc_id": 3, **json.loads(json.dumps(split))}, "exact_match")
+    assert record == flat
     for name in SAMPLE_FIELDS:
         assert getattr(record, name) == int(given[name]), name
 
@@ -68,6 +73,9 @@ def test_no_trace_writes_unknown_and_reads_back_as_none():
     assert row == {"has_trace": 0, **dict.fromkeys(SAMPLE_FIELDS, UNKNOWN)}
     assert read_row_fields(row) == dict.fromkeys(SAMPLE_FIELDS)
     assert read_row_fields({}) == dict.fromkeys(SAMPLE_FIELDS)
+    split = split_row({"exact_match": 0, **row}, GREEDY_TABLE)
+    assert list(split) == ["exact_match", "trace"]  # no -1 averaged into lm-eval's table
+    assert read_row_fields(split) == dict.fromkeys(SAMPLE_FIELDS)
     uncapped = row_fields(ForcedText("x", Trace(1, 1, max_tokens_thinking=None)))
     assert uncapped["max_tokens_thinking"] == UNKNOWN
 

@@ -19,6 +19,7 @@ from s1_eval.core.loop_guard import CHECK_EVERY, LoopWatch
 from s1_eval.core.plan import BatchPlan, plan_batch
 from s1_eval.core.settings import GenerationSettings, Sampling
 from s1_eval.core.steps import Engine, GenerationStep, Phase, StepResult
+from s1_eval.core.token_trace import TokenTrace
 from s1_eval.trace import ForcedText, Trace
 
 #: one batch's prompts and the plan they share
@@ -58,6 +59,9 @@ class ForcedRequest:
         self.thinking_ids: list[int] = []
         self.suppressions = 0
         self.inserted: list[str] = []
+        #: (start, length) of each inserted string's ids among the thinking ids
+        self.inserted_spans: list[tuple[int, int]] = []
+        self.closing_ids: tuple[int, ...] = ()
         self.finish_reasons: list[str] = []
         self.cap_fired = False
         self.tries = 1
@@ -125,6 +129,7 @@ class ForcedRequest:
         if forcing.rejection_sample and overran and self.tries < forcing.rejection_max_tries:
             self.tries += 1
             self.thinking_ids, self.suppressions, self.inserted = [], 0, []
+            self.inserted_spans = []
             if self.loop_watch is not None:
                 self.loop_watch = LoopWatch(self.loop_watch.guard)
             return self._thinking_step()
@@ -162,6 +167,7 @@ class ForcedRequest:
         ids = self.plan.tokenizer.encode(text)[:remaining] if text else []
         self.suppressions += 1
         self.inserted.append(text)
+        self.inserted_spans.append((len(self.thinking_ids), len(ids)))
         self.thinking_ids.extend(ids)
         if self.loop_watch is not None:
             self.loop_watch.feed(ids)  # it mirrors the thinking; a loop shows in the next step
@@ -189,11 +195,12 @@ class ForcedRequest:
             )
         else:
             self.closing_text = delimiters.thinking_end
+        closing_ids = tuple(self.plan.tokenizer.encode(self.closing_text))
+        self.closing_ids = closing_ids
         budget = self._answer_budget()
         if budget < 1:
             self.answer = StepResult((), "", "length")
             return None
-        closing_ids = tuple(self.plan.tokenizer.encode(self.closing_text))
         settings = self.plan.settings
         return GenerationStep(
             prompt_token_ids=self.prefix + tuple(self.thinking_ids) + closing_ids,
@@ -309,8 +316,17 @@ class ForcedRequest:
             loop_stopped=self.loop_tokens_saved is not None,
             loop_tokens_saved=self.loop_tokens_saved or 0,
             error=self.error,
+            tokens=self.token_trace().encode(),
         )
         return ForcedText(head + self.answer.text, trace)
+
+    def token_trace(self) -> TokenTrace:
+        return TokenTrace(
+            tuple(self.thinking_ids),
+            tuple(self.inserted_spans),
+            self.closing_ids,
+            tuple(self.answer_ids),
+        )
 
 
 def force_generate(

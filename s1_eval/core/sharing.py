@@ -65,13 +65,24 @@ class StoredStep:
 
 
 class StepStore:
-    """Step outputs by signature, in memory and, given a path, appended to a JSONL file."""
+    """Step outputs by signature, in memory and, given a path, appended to a JSONL file.
 
-    def __init__(self, path: str | Path | None = None):
+    Data-parallel replica ``r`` appends to its own file beside it (``<stem>.replica<r>.jsonl``:
+    processes never append to one file); every store reads them all, so a sweep resumes from
+    the steps of any replica, with or without data parallel."""
+
+    def __init__(self, path: str | Path | None = None, replica: int | None = None):
         self.path = Path(path) if path is not None else None
         self.steps: dict[str, StoredStep] = {}
-        if self.path is not None and self.path.is_file():
-            self._load(self.path)
+        self.write_path = self.path
+        if self.path is None:
+            return
+        stem, suffix = self.path.stem, self.path.suffix
+        if replica is not None:
+            self.write_path = self.path.with_name(f"{stem}.replica{replica}{suffix}")
+        for file in [self.path, *sorted(self.path.parent.glob(f"{stem}.replica*{suffix}"))]:
+            if file.is_file():
+                self._load(file)
 
     def _load(self, path: Path) -> None:
         # skip_bad: a line cut short by a killed run is lost, the rest still count
@@ -92,11 +103,11 @@ class StepStore:
         return True
 
     def put(self, sig: str, entry: StoredStep) -> None:
-        if not self._keep(sig, entry) or self.path is None:
+        if not self._keep(sig, entry) or self.write_path is None:
             return
         # appended, not rewritten: the store grows with every step of a long sweep
         append_jsonl(
-            self.path, {"signature": sig, "asked": entry.asked, **_result_row(entry.result)}
+            self.write_path, {"signature": sig, "asked": entry.asked, **_result_row(entry.result)}
         )
 
     def get(self, sig: str) -> StoredStep | None:
@@ -176,9 +187,7 @@ class SharedSteps:
         self._ready.clear()
         self._groups.clear()
         self._in_flight.clear()
-        cancel = getattr(self.engine, "cancel", None)
-        if cancel is not None:
-            cancel()
+        self.engine.cancel()
 
     # -- scheduling -------------------------------------------------------------------------
     def _flush(self) -> None:

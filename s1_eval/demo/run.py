@@ -47,7 +47,7 @@ CAP_WAITS = 2
 WAIT_COUNTS = (0, 1, 2, 4)
 #: the paper's extrapolation ablation, beside 2x "Wait": 2x "Hmm" and 2x without a string
 ABLATION_STRINGS = ("Hmm", "")
-# results/demo/ in the repository is a committed copy made with --output results/demo
+# results/demo/ in the repository is a committed copy made with --output_path results/demo
 DEMO_OUTPUT = Path("runs") / "demo"
 #: in the folder the demo runs in: the committed results name their model by this path
 MODEL_CACHE = cache_dir(project=True)

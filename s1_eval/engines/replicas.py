@@ -9,8 +9,9 @@ lengths balance; a sweep's cells of one document meet on one replica and share t
 Before a batch is split, its cap is resolved on the whole batch (``auto`` depends on the longest
 prompt) and every request keeps its place in the batch, which seeds its sampling: greedy and
 seeded runs give exactly what one engine gives, in the original order. Texts stream back as
-they finish, so a killed run keeps what was done (a sweep's step store stays in each replica's
-memory: a resumed sweep redoes unfinished cells from their start). On a CPU each replica is
+they finish, so a killed run keeps what was done; with a sweep's step store each replica
+appends its steps to its own file beside it (one machine or a shared file system), and a
+resumed sweep continues from them as the in-process one does. On a CPU each replica is
 pinned to its own cores; on GPUs Ray hands each replica ``tensor_parallel_size`` of them.
 """
 
@@ -84,12 +85,13 @@ class _Replica:
     def ready(self) -> bool:
         return True
 
-    def stream(self, share: Share, share_steps: bool):
+    def stream(self, share: Share, share_steps: bool, store_path: str | None, rank: int):
         batches, positions = share
         own = [
             (prompts, replace(plan, tokenizer=self.engine.tokenizer)) for prompts, plan in batches
         ]
-        engine = SharedSteps(self.engine, None) if share_steps else self.engine
+        store = StepStore(store_path, replica=rank) if store_path else None
+        engine = SharedSteps(self.engine, store) if share_steps else self.engine
         yield from forced_stream(engine, own, positions)
         self.sharing = dict(engine.stats) if share_steps else {}
 
@@ -99,8 +101,7 @@ class _Replica:
 
 class ReplicaPool:
     """N started replicas: a ``BatchRunner`` (``s1_eval.core.runner``) whose replicas each run
-    the forcing loop on their share of every batch. A step store is not kept across runs: a
-    resumed sweep redoes its unfinished cells."""
+    the forcing loop on their share of every batch, each with its own file of the step store."""
 
     def __init__(self, actors: list[Any], tokenizer: Any):
         self.actors = actors
@@ -140,12 +141,14 @@ class ReplicaPool:
         import ray
 
         shares = deal(planned, len(self.actors))
+        store_path = str(store.path) if store is not None and store.path is not None else None
         finished: queue.Queue = queue.Queue()
 
         def drain(rank: int) -> None:
             try:
                 stream = self.actors[rank].stream.options(num_returns="streaming")
-                for ref in stream.remote(_without_tokenizer(shares[rank]), share_steps):
+                payload = _without_tokenizer(shares[rank])
+                for ref in stream.remote(payload, share_steps, store_path, rank):
                     batch, index, text = ray.get(ref)
                     finished.put((batch, shares[rank][1][batch][index], text))
                 finished.put(None)

@@ -1,4 +1,4 @@
-"""`s1-eval submit RUN_DIR... --output BUNDLE`: a leaderboard submission that can be re-checked.
+"""`s1-eval submit RUN_DIR... --output_path BUNDLE`: a leaderboard submission that can be re-checked.
 
     bundle = make_bundle(["runs/s1"], "submission")   # or "submission.tar.gz"
 
@@ -172,7 +172,7 @@ def make_bundle(runs: Sequence[str | Path], output: str | Path, include_path=())
                 tar.add(folder, arcname=output.name.removesuffix(".tar.gz").removesuffix(".tgz"))
         return output
     if output.exists():
-        raise ValueError(f"--output {output}: already exists; give a new folder")
+        raise ValueError(f"--output_path {output}: already exists; give a new folder")
     with replacing_dir(output) as staging:
         _fill(staging, runs, names, submission)
     return output

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from s1_eval.common.files import UnreadableFile, read_jsonl
+from s1_eval.core.token_trace import TOKENS_COLUMN
 from s1_eval.runs.folder import read_count
 from s1_eval.runs.samples import Cell, UnreadableRun, find_results_files, load_cells, read_json
-from s1_eval.trace import TRACE_COLUMNS
+from s1_eval.trace import TRACE, TRACE_COLUMNS, flat_row, row_value, traced_share
 
 #: row fields a re-grade from text cannot reproduce: they come from the generation's trace
 #: (answer_source names where the answer was found, which uses the trace's answer offset)
-TRACE_KEYS = frozenset({"answer_source", *TRACE_COLUMNS})
+TRACE_KEYS = frozenset({"answer_source", TOKENS_COLUMN, *TRACE_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,17 @@ def _grader(task: str, task_manager):
 def _regrade(cell: Cell, rows: Sequence[dict], grader, where: str) -> list[Problem]:
     problems = []
     for row in rows:
-        fresh = grader(row.get("doc", {}), row.get("filtered_resps", []))
+        fresh = flat_row(grader(row.get("doc", {}), row.get("filtered_resps", [])))
         for key, value in fresh.items():
             base = key[: -len("_each")] if key.endswith("_each") else key
             if base in TRACE_KEYS:
                 continue
-            if not _same(value, row.get(key)):
+            recorded = row_value(row, key)
+            if not _same(value, recorded):
                 problems.append(
                     Problem(
                         where,
-                        f"doc {row.get('doc_id')}: {key} recorded {row.get(key)!r}, "
+                        f"doc {row.get('doc_id')}: {key} recorded {recorded!r}, "
                         f"re-graded {value!r}",
                     )
                 )
@@ -86,14 +88,19 @@ def _aggregates(cell: Cell, rows: Sequence[dict], results: dict, where: str) -> 
         name, _, filter_name = key.partition(",")
         if filter_name != cell.filter or name.endswith("_stderr"):
             continue
-        values = [r.get(name) for r in rows]
-        if not isinstance(value, (int, float)) or not all(
+        # lm-eval aggregates a metric over the rows that hold it (an unknown thinking_tokens
+        # is left out of a row); rows written before the trace dict hold every field
+        values = [r[name] for r in rows if name in r]
+        if name == TRACE and isinstance(value, (int, float)):
+            expected = traced_share(values)
+        elif not isinstance(value, (int, float)) or not all(
             isinstance(v, (int, float)) for v in values
         ):
             continue  # a bypassed text field
-        mean = sum(values) / len(values) if values else math.nan
-        if not _same(mean, value):
-            problems.append(Problem(where, f"{name}: results say {value}, samples give {mean}"))
+        else:
+            expected = sum(values) / len(values) if values else math.nan
+        if not _same(expected, value):
+            problems.append(Problem(where, f"{name}: results say {value}, samples give {expected}"))
     return problems
 
 
@@ -130,7 +137,8 @@ def _caps(cell: Cell, rows: Sequence[dict], results: dict, where: str) -> list[P
         problems.append(Problem(where, f"the cap disagrees: {known}"))
     cap = next(iter(known.values()), None)
     for row in rows:
-        thinking, row_cap = row.get("thinking_tokens"), row.get("max_tokens_thinking")
+        thinking = row_value(row, "thinking_tokens")
+        row_cap = row_value(row, "max_tokens_thinking")
         doc = row.get("doc_id")
         if isinstance(row_cap, int) and row_cap >= 0:
             if cap is not None and row_cap != cap:

@@ -60,7 +60,7 @@ def run_folder_lock(folder: str | Path) -> Iterator[None]:
             _remove_if_only_lock(folder)
         raise FolderInUse(
             f"output: {folder.name} is in use by another s1-eval process ({holder_of(folder)}); "
-            "wait for it to finish, stop it, or use another --output folder"
+            "wait for it to finish, stop it, or use another --output_path folder"
         ) from None
     _held[folder] = 1
     try:

@@ -30,7 +30,7 @@ from s1_eval.runs.folder import (
     samples_path,
 )
 from s1_eval.runs.hardware import hardware_from_env
-from s1_eval.trace import SampleRecord, read_row_fields
+from s1_eval.trace import SampleRecord, has_row_field, read_row_fields
 
 
 @dataclass(frozen=True)
@@ -162,86 +162,137 @@ def load_results_file(
     """Cells (one per task) of one results file, and warnings for what was skipped.
 
     A samples file cut short (a run killed while writing) is skipped with a warning; a results
-    file that cannot be parsed, or a finished sweep cell missing its rows, raises UnreadableRun.
+    file that cannot be parsed, or a finished sweep cell (``marker``: its cell.json) missing its
+    rows, raises UnreadableRun.
     """
     warnings: list[str] = []
     results = read_json(results_path, "results file")
     if not isinstance(results.get("configs") or {}, Mapping):
         raise UnreadableRun(f"{results_path}: unreadable results file (configs is not an object)")
-    config = results.get("config") if isinstance(results.get("config"), Mapping) else {}
-    forcing = config.get("s1_forcing") if isinstance(config.get("s1_forcing"), Mapping) else None
-    n_samples = results.get("n-samples") or {}
+    source = _SweepCell(marker, results) if marker is not None else _LooseRun(results)
     cells = []
     for task, task_config in (results.get("configs") or {}).items():
-        samples_file = samples_path(results_path, task)
-        if not samples_file.is_file():
-            if marker is not None:  # a finished cell always has its samples
-                raise UnreadableRun(f"{samples_file}: missing samples file of a finished cell")
-            warnings.append(f"{results_path}: no samples file for {task} (run with --log_samples)")
-            continue
         try:
-            rows, cut = [row for _, row in files.read_jsonl(samples_file)], None
-        except UnreadableFile as error:  # a run killed while writing leaves a torn last line
-            rows, cut = [], error
-        except OSError as error:
-            raise UnreadableRun(f"{samples_file}: unreadable samples file ({error})") from None
-        chosen = _pick_filter(rows, filter_name)
-        filtered = [r for r in rows if str(r.get("filter", "none")) == chosen]
-        expected = (n_samples.get(task) or {}).get("effective")
-        if cut is not None or (expected is not None and len(filtered) < expected):
-            detail = f"{cut.where}: {cut.problem}" if cut else f"{len(filtered)} of {expected} rows"
-            problem = f"{samples_file}: incomplete ({detail})"
-            if marker is not None:
-                raise UnreadableRun(f"{problem} in a finished cell")
-            warnings.append(f"{problem}, skipped")
-            continue
-        if not filtered:
-            warnings.append(f"{samples_file}: no rows for filter {filter_name!r}, skipped")
+            samples_file, rows, chosen = _task_rows(results, results_path, task, filter_name)
+        except _Skipped as skipped:
+            source.skip(skipped)
+            warnings.append(str(skipped))
             continue
         other = sorted({str(r.get("filter")) for r in rows} - {chosen})
         if other:
             warnings.append(f"{samples_file}: using filter {chosen!r} (also there: {other})")
+        filtered = [r for r in rows if str(r.get("filter", "none")) == chosen]
         used_metric = _pick_metric(filtered, metric)
         missing = tuple(
             name
             for name in (used_metric, "thinking_tokens", "max_tokens_thinking")
-            if not any(name in r for r in filtered)
+            if not any(has_row_field(r, name) for r in filtered)
         )
-        if marker is not None:
-            setting = Setting.from_dict(marker["setting"])
-        else:
-            setting = Setting.from_gen_kwargs(
-                task_config.get("generation_kwargs"), config.get("gen_kwargs"), forcing
-            )
-        task_results = (results.get("results") or {}).get(task, {})
-        if marker is not None:  # a cell of a shared pass has no wall time of its own
-            seconds = None if marker.get("shared_pass") else number(marker.get("seconds"))
-            hardware = str(marker.get("hardware") or hardware_from_env(results))
-        else:
-            seconds = _seconds(results.get("total_evaluation_time_seconds"))
-            hardware = hardware_from_env(results)
+        seconds, hardware = source.timing(results)
         cells.append(
             Cell(
                 model=model_label(results, marker),
                 task=task,
-                setting=setting,
+                setting=source.setting(task_config),
                 records=tuple(to_record(r, used_metric) for r in filtered),
                 metric=used_metric,
                 filter=chosen,
                 results_file=str(results_path),
                 samples_file=str(samples_file),
                 run_dir=str(run_dir or results_path.parent),
-                reported={k: v for k, v in task_results.items() if k != "alias"},
+                reported={
+                    k: v
+                    for k, v in ((results.get("results") or {}).get(task, {})).items()
+                    if k != "alias"
+                },
                 marker=marker,
                 missing_fields=missing,
                 seconds=seconds if len(results.get("configs") or {}) == 1 else None,
                 hardware=hardware,
-                s1_eval_version=str(config.get("s1_eval_version") or ""),
+                s1_eval_version=str(source.config.get("s1_eval_version") or ""),
                 lm_eval_version=str(results.get("lm_eval_version") or ""),
                 task_version=_task_version(results, task),
             )
         )
     return cells, warnings
+
+
+class _Skipped(Exception):
+    """A task of a results file without usable rows; ``finished_problem`` says what a finished
+    sweep cell (which always has its rows) raises instead of skipping it."""
+
+    def __init__(self, message: str, finished_problem: str):
+        super().__init__(message)
+        self.finished_problem = finished_problem
+
+
+def _task_rows(
+    results: dict, results_path: Path, task: str, filter_name: str | None
+) -> tuple[Path, list[dict], str]:
+    """A task's samples file, its rows and the filter to use; raises _Skipped."""
+    samples_file = samples_path(results_path, task)
+    if not samples_file.is_file():
+        raise _Skipped(
+            f"{results_path}: no samples file for {task} (run with --log_samples)",
+            f"{samples_file}: missing samples file of a finished cell",
+        )
+    try:
+        rows, cut = [row for _, row in files.read_jsonl(samples_file)], None
+    except UnreadableFile as error:  # a run killed while writing leaves a torn last line
+        rows, cut = [], error
+    except OSError as error:
+        raise UnreadableRun(f"{samples_file}: unreadable samples file ({error})") from None
+    chosen = _pick_filter(rows, filter_name)
+    filtered = [r for r in rows if str(r.get("filter", "none")) == chosen]
+    expected = ((results.get("n-samples") or {}).get(task) or {}).get("effective")
+    if cut is not None or (expected is not None and len(filtered) < expected):
+        detail = f"{cut.where}: {cut.problem}" if cut else f"{len(filtered)} of {expected} rows"
+        problem = f"{samples_file}: incomplete ({detail})"
+        raise _Skipped(f"{problem}, skipped", f"{problem} in a finished cell")
+    if not filtered:
+        message = f"{samples_file}: no rows for filter {filter_name!r}, skipped"
+        raise _Skipped(message, message)
+    return samples_file, rows, chosen
+
+
+class _LooseRun:
+    """A plain ``lm_eval --log_samples`` output: its setting comes from its gen_kwargs."""
+
+    def __init__(self, results: dict):
+        config = results.get("config")
+        self.config = config if isinstance(config, Mapping) else {}
+        forcing = self.config.get("s1_forcing")
+        self.forcing = forcing if isinstance(forcing, Mapping) else None
+
+    def skip(self, skipped: _Skipped) -> None:
+        """A loose run may lack a task's rows: the task is left out with a warning."""
+
+    def setting(self, task_config: dict) -> Setting:
+        return Setting.from_gen_kwargs(
+            task_config.get("generation_kwargs"), self.config.get("gen_kwargs"), self.forcing
+        )
+
+    def timing(self, results: dict) -> tuple[float | None, str]:
+        return _seconds(results.get("total_evaluation_time_seconds")), hardware_from_env(results)
+
+
+class _SweepCell(_LooseRun):
+    """A finished sweep cell: its cell.json names the setting, and every row must be there."""
+
+    def __init__(self, marker: dict, results: dict):
+        super().__init__(results)
+        self.marker = marker
+
+    def skip(self, skipped: _Skipped) -> None:
+        raise UnreadableRun(skipped.finished_problem)
+
+    def setting(self, task_config: dict) -> Setting:
+        return Setting.from_dict(self.marker["setting"])
+
+    def timing(self, results: dict) -> tuple[float | None, str]:
+        # a cell of a shared pass has no wall time of its own
+        seconds = None if self.marker.get("shared_pass") else number(self.marker.get("seconds"))
+        return seconds, str(self.marker.get("hardware") or hardware_from_env(results))
 
 
 def _task_version(results: dict, task: str) -> str:

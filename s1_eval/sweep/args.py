@@ -11,6 +11,14 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from s1_eval.common.log import SplitList, parse_bool
+
+#: old spellings of sweep options (still accepted, with a one-line note naming the new one)
+SWEEP_RENAMED = {
+    "--output": "--output_path",
+    "--no-fewshot_as_multiturn": "--fewshot_as_multiturn=false",
+}
+
 
 def _limit(text: str) -> int | float:
     try:
@@ -31,31 +39,37 @@ def _default_output(model: str, model_args: str, tasks: list[str]) -> Path:
     return Path("runs") / slug
 
 
-def _metadata_action():
-    """lm-eval's own parser for --metadata (key=val args or a JSON object), so both CLIs agree."""
+def _dict_action():
+    """lm-eval's own parser for --gen_kwargs and --metadata (key=val,... words or a JSON
+    object), so both CLIs read the same text the same way."""
     from lm_eval._cli.utils import MergeDictAction
 
-    class MetadataAction(MergeDictAction):
+    class DictAction(MergeDictAction):
         def __call__(self, parser, namespace, values, option_string=None):
             try:
                 super().__call__(parser, namespace, values, option_string)
             except ValueError as error:  # bad JSON: one line, like every other bad option
                 parser.error(f"argument {option_string}: {error}")
 
-    return MetadataAction
+    return DictAction
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `sweep` (and meant for `demo`)."""
     parser.add_argument("--model", default="s1_vllm", help="lm-eval model name (default s1_vllm)")
     parser.add_argument("--model_args", default="", help="e.g. pretrained=DIR,dtype=bfloat16")
-    parser.add_argument("--tasks", required=True, help="comma-separated lm-eval task names")
+    lists = dict(nargs="+", action=SplitList)
+    parser.add_argument(
+        "--tasks", required=True, **lists, help="lm-eval task names (comma- or space-separated)"
+    )
     parser.add_argument(
         "--budgets",
         required=True,
-        help="comma-separated max_tokens_thinking values; 'none' = no cap, 'auto' = fork rule",
+        **lists,
+        help="max_tokens_thinking values (comma- or space-separated); 'none' = no cap, "
+        "'auto' = fork rule",
     )
-    parser.add_argument("--n_ignore", default=None, help="comma-separated thinking_n_ignore values")
+    parser.add_argument("--n_ignore", default=None, **lists, help="thinking_n_ignore values")
     parser.add_argument(
         "--ignore_str",
         action="append",
@@ -65,6 +79,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
         default=None,
+        **lists,
         help="control methods side by side (comma-separated): forcing, prompt-tokens, "
         "prompt-tokens+forcing, prompt-steps, prompt-steps+forcing, prompt-class, chat-template, "
         "rejection; each turns --budgets into its own cells (default: forcing only)",
@@ -80,26 +95,48 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="chat-template: one variable's levels, e.g. reasoning_effort=low,medium,high",
     )
-    parser.add_argument("--gen_kwargs", default="", help="extra gen_kwargs for every cell, k=v,...")
+    parser.add_argument(
+        "--gen_kwargs",
+        default=None,
+        nargs="+",
+        action=_dict_action(),
+        metavar="<arg>",
+        help="extra gen_kwargs for every cell, as lm_eval's: k=v,... words or a JSON object",
+    )
     parser.add_argument(
         "--metadata",
         default=None,
         nargs="+",
-        action=_metadata_action(),
+        action=_dict_action(),
         metavar="<args>",
         help="task knobs for every cell, as lm_eval's --metadata: key=val ... or a JSON object "
         '(e.g. demo_num_problems=20 or \'{"s1_data_dir": "data"}\'); merged over model_args',
     )
     parser.add_argument("--limit", type=_limit, default=None, help="samples per task (or fraction)")
-    parser.add_argument("--output", default=None, help="run folder (default runs/<model>__<tasks>)")
+    parser.add_argument(
+        "--output_path", default=None, help="run folder (default runs/<model>__<tasks>)"
+    )
     parser.add_argument(
         "--preset",
         default=None,
         help="delimiter preset of the backend (added to model_args as preset=NAME)",
     )
-    parser.add_argument("--apply_chat_template", nargs="?", const=True, default=False)
     parser.add_argument(
-        "--fewshot_as_multiturn", action=argparse.BooleanOptionalAction, default=True
+        "--apply_chat_template",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="<template>",
+        help="as lm_eval's: apply the chat template (optionally: its name)",
+    )
+    parser.add_argument(
+        "--fewshot_as_multiturn",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="<bool>",
+        help="as lm_eval's: few-shot examples as turns (default true; 'false' turns it off)",
     )
     parser.add_argument("--system_instruction", default=None)
     parser.add_argument("--num_fewshot", type=int, default=None)
@@ -114,6 +151,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seeds",
         default=None,
+        **lists,
         help="repeat every sampled setting: N runs seeds 0..N-1, or a list like 0,1,2; each "
         "seed is the cells' sampling seed gen_kwarg (needs --gen_kwargs do_sample=true,temperature=T)",
     )
@@ -137,13 +175,13 @@ def sweep_config_from_args(args: argparse.Namespace):
     from s1_eval.sweep.run import SweepConfig, settings_from_strings
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    gen_kwargs = {}
-    if args.gen_kwargs:
+    gen_kwargs = args.gen_kwargs or {}
+    if isinstance(gen_kwargs, str):  # a caller's text rather than the parsed option
         try:
-            gen_kwargs = simple_parse_args_string(args.gen_kwargs)
+            gen_kwargs = simple_parse_args_string(gen_kwargs)
         except ValueError:
             raise ValueError(
-                f"gen_kwargs: {args.gen_kwargs!r}: expected key=value pairs separated by commas"
+                f"gen_kwargs: {gen_kwargs!r}: expected key=value pairs separated by commas"
             ) from None
     model_args = args.model_args
     if args.preset and not re.search(r"(?:^|,)preset=", model_args):
@@ -172,7 +210,11 @@ def sweep_config_from_args(args: argparse.Namespace):
         metadata=args.metadata or {},
         label=args.label,
     )
-    output = Path(args.output) if args.output else _default_output(args.model, model_args, tasks)
+    output = (
+        Path(args.output_path)
+        if args.output_path
+        else _default_output(args.model, model_args, tasks)
+    )
     return config, output
 
 

@@ -46,7 +46,7 @@ def plan_run_dir(config: SweepConfig, output: Path) -> dict[str, Any]:
         changed = sorted(k for k in {*fixed, *before} if before.get(k) != fixed.get(k))
         raise ValueError(
             f"output: {output} holds finished cells of a sweep with other options "
-            f"({', '.join(changed)}); use another --output folder or the same options"
+            f"({', '.join(changed)}); use another --output_path folder or the same options"
         )
     plan["tasks"] = list(dict.fromkeys([*old.get("tasks", []), *tasks]))
     old_settings = old.get("settings", [])

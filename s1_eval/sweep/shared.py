@@ -147,6 +147,26 @@ def run_cells_shared(
 ) -> list:
     """Run ``pending`` cells in one pass (module docstring); ``times`` gets its seconds."""
     times = times if times is not None else PassTimes()
+    recorded = _record_requests(lm, config, pending, task_manager, times)
+    total = sum(len(r) for r in recorded)
+    log(f"generating {total} requests of {len(pending)} cells in one pass (shared thinking)")
+    cells = _CellWriter(lm, config, pending, recorded, output, task_manager, log, times)
+    for which, requests in enumerate(recorded):
+        if not requests:  # nothing to generate (a task with no documents)
+            cells.write(which)
+    store = StepStore(output / TRAJECTORIES_FILE)
+    written_before = times.write
+    clock = time.perf_counter()
+    lm.generate_many(recorded, on_done=cells.done, store=store)
+    # cells are written from inside the pass (as each finishes): count them once, as writing
+    times.generate += time.perf_counter() - clock - (times.write - written_before)
+    if lm.last_sharing:
+        _log_sharing(lm.last_sharing, times, log)
+    return cells.outcomes
+
+
+def _record_requests(lm, config, pending, task_manager, times: PassTimes) -> list[list]:
+    """Each cell's requests, as lm-eval asks them, without generating anything."""
     recorded = []
     clock = time.perf_counter()
     with _without_env_info():
@@ -155,47 +175,44 @@ def run_cells_shared(
             evaluate_cell(recorder, config, task, setting, task_manager)
             recorded.append(recorder.requests)
     times.record += time.perf_counter() - clock
-    total = sum(len(r) for r in recorded)
-    log(f"generating {total} requests of {len(pending)} cells in one pass (shared thinking)")
-    outputs = [[""] * len(requests) for requests in recorded]
-    remaining = [len(requests) for requests in recorded]
-    outcomes: list = []
-    started = time.time()
-    replay = _named_like(lm, ReplayLM)
+    return recorded
 
-    def write(which: int) -> None:
-        task, setting = pending[which]
-        cell_started = time.perf_counter()
-        player = replay(lm, recorded[which], outputs[which])
-        folder = run_cell(player, config, task, setting, output, task_manager)
-        seconds = time.perf_counter() - cell_started
-        times.write += seconds
-        outcomes.append(CellOutcome(task, setting, folder, "done", seconds))
-        log(
-            f"[{len(outcomes)}/{len(pending)}] {task} {setting.name}: {describe_cell(folder)} "
-            f"({time.time() - started:.0f} s into the pass)"
+
+class _CellWriter:
+    """Collects a pass's responses and writes each cell the moment its last one arrives."""
+
+    def __init__(self, lm, config, pending, recorded, output, task_manager, log, times):
+        self.lm, self.config, self.pending, self.recorded = lm, config, pending, recorded
+        self.output, self.task_manager, self.log, self.times = output, task_manager, log, times
+        self.outputs = [[""] * len(requests) for requests in recorded]
+        self.remaining = [len(requests) for requests in recorded]
+        self.outcomes: list = []
+        self.started = time.time()
+        self.replay = _named_like(lm, ReplayLM)
+
+    def done(self, which: int, index: int, text: str) -> None:
+        self.outputs[which][index] = text
+        self.remaining[which] -= 1
+        if self.remaining[which] == 0:
+            self.write(which)
+
+    def write(self, which: int) -> None:
+        task, setting = self.pending[which]
+        clock = time.perf_counter()
+        player = self.replay(self.lm, self.recorded[which], self.outputs[which])
+        folder = run_cell(player, self.config, task, setting, self.output, self.task_manager)
+        seconds = time.perf_counter() - clock
+        self.times.write += seconds
+        self.outcomes.append(CellOutcome(task, setting, folder, "done", seconds))
+        self.log(
+            f"[{len(self.outcomes)}/{len(self.pending)}] {task} {setting.name}: "
+            f"{describe_cell(folder)} ({time.time() - self.started:.0f} s into the pass)"
         )
 
-    def done(which: int, index: int, text: str) -> None:
-        outputs[which][index] = text
-        remaining[which] -= 1
-        if remaining[which] == 0:
-            write(which)
 
-    for which, requests in enumerate(recorded):
-        if not requests:  # nothing to generate (a task with no documents)
-            write(which)
-    store = StepStore(output / TRAJECTORIES_FILE)
-    written_before = times.write
-    clock = time.perf_counter()
-    lm.generate_many(recorded, on_done=done, store=store)
-    # cells are written from inside the pass (as each finishes): count them once, as writing
-    times.generate += time.perf_counter() - clock - (times.write - written_before)
-    if lm.last_sharing:
-        stats = lm.last_sharing
-        log(
-            f"shared pass: {stats['asked']} steps asked, {stats['engine_steps']} generated, "
-            f"{stats['from_store']} from the store; {stats['generated_tokens']} tokens generated; "
-            + times.describe()
-        )
-    return outcomes
+def _log_sharing(stats: dict[str, int], times: PassTimes, log: Callable[[str], None]) -> None:
+    log(
+        f"shared pass: {stats['asked']} steps asked, {stats['engine_steps']} generated, "
+        f"{stats['from_store']} from the store; {stats['generated_tokens']} tokens generated; "
+        + times.describe()
+    )

@@ -1,12 +1,15 @@
 """Scoring for the s1 tasks: grade each response and write answer, verdict and trace into the row.
 
-    row = process_math_results(doc, [response])   # {"exact_match": 1, "extracted_answer": "42", ...}
+    row = process_math_results(doc, [response])   # {"exact_match": 1, "thinking_tokens": 812,
+                                                  #  "trace": {"extracted_answer": "42", ...}}
 
 lm-eval writes whatever ``process_results`` returns into the sample's row of the samples file, so
-Control and the scaling plots can be computed from samples alone. Trace fields come from the
-``ForcedText`` the s1 backends return (``s1_eval.trace`` owns their names); other backends return
-plain strings and get -1 ("unknown") in every trace field, which keeps the columns numeric and
-aggregatable.
+Control and the scaling plots can be computed from samples alone; it also aggregates every key
+into the table it prints. So a row holds the table's metrics at its top level (``table_metrics``:
+the score, maj@k and pass@k, thinking tokens) and every other field in one ``trace`` dict
+(``s1_eval.trace.split_row``). Trace fields come from the ``ForcedText`` the s1 backends return
+(``s1_eval.trace`` owns their names); other backends return plain strings and get -1
+("unknown") in every trace field, and no ``thinking_tokens`` at the top.
 """
 
 from __future__ import annotations
@@ -14,18 +17,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from s1_eval.core.token_trace import TOKENS_COLUMN, token_column
 from s1_eval.grading.grade import Grade, canonical_answer, grade_choice, grade_math, start_worker
 from s1_eval.grading.parallel import cov_at_k, maj_at_k, pass_at_k
-from s1_eval.trace import TRACE_COLUMNS, UNKNOWN, row_fields
+from s1_eval.trace import TABLE_TRACE_FIELDS, TRACE, TRACE_COLUMNS, UNKNOWN, row_fields, split_row
 
 # lm-eval imports this module when it builds the tasks, long before the first response is
 # graded: the grading worker imports sympy meanwhile instead of delaying the first item
 start_worker()
 
-#: Per-response text fields (aggregation "bypass" in the YAMLs).
-TEXT_FIELDS = ("extracted_answer", "grading_failure", "answer_source")
-#: Numeric per-response fields (aggregation "mean").
-NUMERIC_FIELDS = ("exact_match", *TRACE_COLUMNS)
+#: Per-response text fields (in a row's trace dict).
+TEXT_FIELDS = ("extracted_answer", "grading_failure", "answer_source", TOKENS_COLUMN)
+#: what lm-eval's table shows of a greedy task, in a row's top level (the rest: ``trace``)
+GREEDY_TABLE = ("exact_match", *TABLE_TRACE_FIELDS)
+
+
+def table_metrics(n: int | None = None) -> list[str]:
+    """The metrics a task's YAML lists (n: samples per doc of a sampling variant): the score,
+    maj@k and pass@k, thinking tokens, and ``trace`` (aggregated as the share traced)."""
+    if n is None:
+        return [*GREEDY_TABLE, TRACE]
+    ks = sampling_ks(n)
+    votes = [f"maj@{k}" for k in ks] + [f"pass@{k}" for k in ks]
+    return ["exact_match", *votes, *TABLE_TRACE_FIELDS, TRACE]
 
 
 def grade_fields(grade: Grade) -> dict[str, Any]:
@@ -45,12 +59,22 @@ def _first(results: Sequence[Any]) -> Any:
 
 def process_math_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     response = _first(results)
-    return {**grade_fields(grade_math(response, doc["answer"])), **row_fields(response)}
+    fields = {
+        **grade_fields(grade_math(response, doc["answer"])),
+        **row_fields(response),
+        **token_column(response),
+    }
+    return split_row(fields, GREEDY_TABLE)
 
 
 def process_gpqa_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     response = _first(results)
-    return {**grade_fields(grade_choice(response, doc["answer"])), **row_fields(response)}
+    fields = {
+        **grade_fields(grade_choice(response, doc["answer"])),
+        **row_fields(response),
+        **token_column(response),
+    }
+    return split_row(fields, GREEDY_TABLE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,7 +111,7 @@ def _mean_known(values: Sequence[float]) -> float:
 def score_samples(
     responses: Sequence[Any], grade: Callable[[Any], Grade], vote_key: Callable[[Grade], str]
 ) -> dict[str, Any]:
-    """One row for n sampled responses to the same doc."""
+    """One row for n sampled responses to the same doc (the table's metrics at the top)."""
     grades = [grade(response) for response in responses]
     correct = [g.correct for g in grades]
     keys = [vote_key(g) if g.extracted else "" for g in grades]
@@ -105,7 +129,7 @@ def score_samples(
         values = [t[name] for t in traces]
         row[name] = _mean_known(values)  # the doc's mean; the list keeps each sample's value
         row[f"{name}_each"] = values
-    return row
+    return split_row(row, table_metrics(n))
 
 
 def process_math_samples(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
@@ -122,14 +146,3 @@ def process_gpqa_samples(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
         grade=lambda response: grade_choice(response, doc["answer"]),
         vote_key=lambda g: g.extracted,
     )
-
-
-def sampling_metric_names(n: int) -> tuple[list[str], list[str]]:
-    """(numeric metrics, bypass metrics) that ``score_samples`` returns for n samples."""
-    numeric = ["exact_match", "n_samples", "n_correct"]
-    for k in sampling_ks(n):
-        numeric += [f"pass@{k}", f"maj@{k}", f"cov@{k}"]
-    numeric += TRACE_COLUMNS
-    bypass = ["extracted_answers", "sample_correct", "grading_failures"]
-    bypass += [f"{name}_each" for name in TRACE_COLUMNS]
-    return numeric, bypass

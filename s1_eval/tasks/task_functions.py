@@ -29,6 +29,7 @@ from s1_eval.tasks.scoring import (
     process_math_results,
     process_math_samples,
 )
+from s1_eval.trace import traced_share
 
 __all__ = [
     "fork_gpqa_doc_to_text",
@@ -48,4 +49,5 @@ __all__ = [
     "process_math_docs",
     "process_math_results",
     "process_math_samples",
+    "traced_share",
 ]

@@ -72,16 +72,19 @@ def lora_modules(target, model_type: str) -> tuple[str, ...]:
 
 
 def estimate_parser() -> OneLineParser:
-    """The estimate's own options; the rest of the line is the recipe's (``--config`` ...)."""
+    """The estimate's own options; any other recipe field on the line overrides the recipe."""
     parser = OneLineParser(
         prog="s1-train estimate",
-        description="Per-GPU memory of full fine-tuning, FSDP2, ZeRO-3 and LoRA for a recipe "
-        "(--config RECIPE, and any recipe field after it), before anything loads.",
+        description="Memory per GPU of a training recipe (weights, gradients, optimizer, "
+        "activations), from the model's config alone: no GPU, no weights downloaded.",
+        epilog="Any other recipe field overrides the recipe as in s1-train train "
+        "(e.g. --max_length 16384 --per_device_train_batch_size 1).",
         raise_as=lambda message: ConfigError("estimate", message),
     )
-    parser.add_argument("--num_gpus", type=int, required=True, help="GPUs to shard over")
+    parser.add_argument("--config", default=None, help="the YAML recipe (trainer/recipes/...)")
+    parser.add_argument("--num_gpus", type=int, required=True, help="GPUs the run shards over")
     parser.add_argument(
-        "--gpu_memory_gib", type=float, default=80.0, help="memory of one GPU, to say what fits"
+        "--gpu_memory_gib", type=float, default=80.0, help="memory of one GPU (default 80)"
     )
     return parser
 
@@ -91,8 +94,9 @@ def estimate_command(argv: list[str]) -> str:
     from s1_eval.trainer.config import parse_config
 
     options, rest = estimate_parser().parse_known_args(argv)
-    if "--config" not in rest:
+    if options.config is None:
         raise ConfigError("--config", "estimate needs a recipe: --config RECIPE --num_gpus N")
+    rest = ["--config", options.config, *rest]
     if options.num_gpus < 1:
         raise ConfigError("num_gpus", f"expected at least 1, got {options.num_gpus}")
     # The recipe is for the GPU machine: swallow the "no GPU here, bf16 off" note of a CPU host.

@@ -50,7 +50,9 @@ def check_keys(argv: list[str], classes: Sequence[type]) -> None:
     unknown = [key for key in recipe_keys + flags if key not in known | {"config", "help"}]
     if unknown:
         hints = [f"{key} -> {RENAMED_KEYS[key]}" for key in unknown if key in RENAMED_KEYS]
-        hint = f"renamed: {'; '.join(hints)}" if hints else "see s1-train --help for the fields"
+        hint = (
+            f"renamed: {'; '.join(hints)}" if hints else "see s1-train train --help for the fields"
+        )
         raise ConfigError(", ".join(unknown), f"unknown config key ({hint})")
     check_no_stray_words(argv, classes)
 

@@ -8,10 +8,9 @@ word, a value out of range, an unknown reference engine or delimiters preset.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
-from s1_eval.common.log import OneLineParser, did_you_mean
+from s1_eval.common.log import OneLineParser, did_you_mean, parse_bool
 from s1_eval.tasks.benchmarks import find_task
 from s1_eval.trainer.data import ConfigError, check_delimiters
 
@@ -54,55 +53,30 @@ class SelectConfig:
 def select_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="s1-train select",
-        description="The paper's selection (quality, then difficulty, then diversity) over a "
-        "pool of questions in s1K's schema.",
+        description="Build an s1K-style training set from a pool of questions with thinking "
+        "traces: quality (format, decontamination), difficulty (drop what reference models "
+        "solve), diversity (domains, longer traces first).",
         allow_abbrev=False,
-        add_help=False,
         raise_as=lambda message: ConfigError("select", message),
+        renamed={"--no-apply_chat_template": "--apply_chat_template=false"},
     )
     add = parser.add_argument
-    add("--pool", required=True, help="the pool: .jsonl/.json/.csv/.parquet in s1K's schema")
-    add("--output_dir", required=True, help="for selected.jsonl and selection_report.json")
-    add("--size", type=int, default=PAPER_SIZE, help="rows to select (s1K: 1000)")
-    add("--seed", type=int, default=0, help="the diversity draw's seed")
-    add("--domain_field", default="domain", help="the pool's domain column")
-    add("--delimiters", default="s1", help="thinking delimiters of the training text")
-    add("--ngram", type=int, default=PAPER_NGRAM, help="decontamination n-gram (the paper's 8)")
-    add(
-        "--decontaminate",
-        action="append",
-        default=[],
-        help="benchmark file whose questions the pool must not repeat (repeatable)",
-    )
-    add(
-        "--decontaminate_task",
-        action="append",
-        default=[],
-        help="our task whose rows the pool must not repeat, e.g. s1_math500 (repeatable)",
-    )
-    add(
-        "--reference_model",
-        default="s1_vllm",
-        help=f"engine of the difficulty stage: {', '.join(REFERENCE_MODELS)}",
-    )
-    add(
-        "--reference_args",
-        action="append",
-        default=[],
-        help="model_args of a reference model (repeatable); none: difficulty is skipped",
-    )
-    add("--max_gen_toks", type=int, default=32768, help="bounds each reference answer")
-    add(
-        "--apply_chat_template",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="render prompts with the chat template (off for a base model)",
-    )
-    add(
-        "--tokenizer",
-        default=None,
-        help="measures trace length (default: the first reference model's; words when none)",
-    )
+    add("--pool", required=True, help="the pool: .jsonl/.json/.csv/.parquet file")
+    add("--output_dir", required=True, help="folder for selected.jsonl and the report")
+    add("--size", type=int, default=PAPER_SIZE, help=f"rows to keep (default {PAPER_SIZE})")
+    add("--seed", type=int, default=0, help="the run's seed: diversity draws, reference runs")
+    add("--domain_field", default="domain", help="the pool's domain column (default domain)")
+    add("--delimiters", default="s1", help="thinking delimiters preset of the traces")
+    add("--ngram", type=int, default=PAPER_NGRAM, help="decontamination n-gram (default 8)")
+    add("--decontaminate", action="append", default=[], help="benchmark file (repeatable)")
+    add("--decontaminate_task", action="append", default=[], help="our task (repeatable)")
+    add("--reference_model", default="s1_vllm", help=f"one of {', '.join(REFERENCE_MODELS)}")
+    add("--reference_args", action="append", default=[],
+        help="a reference model's model_args (repeatable; none: no difficulty stage)")  # fmt: skip
+    add("--max_gen_toks", type=int, default=32768, help="reference models' generation limit")
+    add("--apply_chat_template", type=parse_bool, nargs="?", const=True, default=True,
+        metavar="<bool>", help="reference prompts through the chat template (default true)")  # fmt: skip
+    add("--tokenizer", default=None, help="measures trace length (default: first reference's)")
     return parser
 
 

@@ -21,6 +21,7 @@ from s1_eval.common.files import read_json, read_jsonl, write_atomic
 from s1_eval.grading.extract import last_boxed
 from s1_eval.grading.grade import GOLD_UNPARSED
 from s1_eval.runs.folder import CELL_FILE, Setting, cell_folder
+from s1_eval.trace import row_value
 from s1_eval.trainer.select_config import SelectConfig
 from s1_eval.trainer.select_quality import Dropped, PoolRow
 
@@ -73,7 +74,8 @@ def score_pool(rows: list[PoolRow], config: SelectConfig, model_args: str, work:
     marker = read_json(cell / CELL_FILE)
     verdicts = {}
     for _, sample in read_jsonl(cell / marker["samples_files"][0]):
-        verdicts[sample["doc"]["id"]] = (bool(sample["exact_match"]), sample["grading_failure"])
+        failure = row_value(sample, "grading_failure")
+        verdicts[sample["doc"]["id"]] = (bool(sample["exact_match"]), failure)
     return verdicts
 
 

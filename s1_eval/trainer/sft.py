@@ -3,6 +3,7 @@
     accelerate launch --config_file trainer/accelerate_configs/fsdp2.yaml -m s1_eval.trainer.sft \
         --config trainer/recipes/s1_32b.yaml [--any_field value ...]
     s1-train estimate --config trainer/recipes/s1_32b.yaml --num_gpus 16   # memory per GPU
+    s1-train --help                                                        # the commands
 
 Configuration is two dataclasses (`S1Args` for model, data and LoRA, `S1SFTConfig` = TRL's
 SFTConfig with s1's guard rails), filled from a YAML recipe (`--config`) and then from flags.
@@ -37,6 +38,7 @@ from s1_eval.trainer.data import (
     sequence_lengths,
     truncation_report,
 )
+from s1_eval.trainer.usage import command_words
 
 
 def load_tokenizer(args: S1Args, config: S1SFTConfig):
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
+    argv = command_words([a for a in argv if a != "--debug"])
     try:
         if argv[:1] == ["estimate"]:
             from s1_eval.trainer.estimate_cmd import estimate_command

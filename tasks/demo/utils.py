@@ -7,6 +7,7 @@ from s1_eval.tasks.demo.arithmetic import doc_to_text, load_demo
 from s1_eval.tasks.demo.counting import doc_to_text as counting_doc_to_text
 from s1_eval.tasks.demo.counting import load_counting
 from s1_eval.tasks.scoring import process_math_results
+from s1_eval.trace import traced_share
 
 __all__ = [
     "counting_doc_to_text",
@@ -14,4 +15,5 @@ __all__ = [
     "load_counting",
     "load_demo",
     "process_math_results",
+    "traced_share",
 ]
