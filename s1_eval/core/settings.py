@@ -27,10 +27,12 @@ __all__ = [
 AUTO = "auto"
 #: words for "no thinking cap" wherever a budget is read
 NO_CAP_WORDS = frozenset({"none", "null", "off"})
+#: tokens the s1 fork's ``auto`` budget leaves for the answer
+AUTO_ANSWER_ROOM = 100
 #: tokens of context kept free for the answer when the thinking budget has to shrink to fit:
 #: the room the s1 fork's ``auto`` budget leaves (so ``auto`` with max_gen_toks equal to the
 #: context is never clamped)
-DEFAULT_ANSWER_ROOM = 100
+DEFAULT_ANSWER_ROOM = AUTO_ANSWER_ROOM
 #: thinking that ran out of max_gen_toks (or the context): "no_answer" scores it as no answer;
 #: "fork" does what the s1 fork did: close it with the cap's text, give the answer phase a fresh
 #: max_gen_toks and grade whatever text comes out
@@ -84,13 +86,14 @@ class BudgetForcingConfig:
             - longest_prompt
             - count_tokens(d.thinking_start)
             - count_tokens(d.thinking_end + d.cap_suffix)
-            - 100
+            - AUTO_ANSWER_ROOM
         )
         if cap < 1:
             raise ValueError(
                 f"max_tokens_thinking=auto leaves no thinking budget ({cap} tokens): it is "
                 f"max_gen_toks ({max_gen_toks}) minus the longest prompt ({longest_prompt}) minus "
-                "the delimiters minus 100. Raise max_gen_toks or give max_tokens_thinking=N."
+                f"the delimiters minus {AUTO_ANSWER_ROOM}. Raise max_gen_toks or give "
+                "max_tokens_thinking=N."
             )
         return cap
 
