@@ -1,13 +1,21 @@
 """How the package speaks to its user outside an exception's text: its logger, the
-"Did you mean" hint of an error about an unknown name, and an error as one CLI line.
+"Did you mean" hint of an error about an unknown name, and an error as one line.
 
-    raise ValueError(f"Unknown gen_kwarg {key!r}.{did_you_mean(key, ACCEPTED)} Accepted: ...")
+    raise InputError(f"Unknown gen_kwarg {key!r}.{did_you_mean(key, ACCEPTED)} Accepted: ...")
+
+Bad input (a model_arg, gen_kwarg, task data file or engine setting) raises ``InputError``.
+Our own CLIs print any error as one line; an ``lm_eval`` run has no error handler, so the
+startup hook (``s1_eval._autoload``) installs ``install_excepthook`` once lm-eval loads: an
+``InputError`` that ends the run prints as one line, ``S1_EVAL_DEBUG=1`` shows its traceback,
+and every other exception (lm-eval's own included) prints as before.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import os
+import sys
 from collections.abc import Iterable
 
 #: a child of lm-eval's logger: our lines print with lm-eval's format and obey LMEVAL_LOG_LEVEL
@@ -28,3 +36,28 @@ def one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.filename}: {error.strerror or error}"
     return " ".join(str(error).split()) or type(error).__name__
+
+
+#: set to 1 to see the traceback of an InputError that ends an lm_eval run
+DEBUG_ENV = "S1_EVAL_DEBUG"
+
+
+class InputError(ValueError):
+    """Bad input from the user: the message names the key (or file) and the fix."""
+
+
+def install_excepthook() -> None:
+    """Print an uncaught ``InputError`` as one line; pass anything else to the hook before
+    (idempotent)."""
+    previous = sys.excepthook
+    if getattr(previous, "_s1_eval", False):
+        return
+
+    def hook(kind, error, traceback):
+        if isinstance(error, InputError) and os.environ.get(DEBUG_ENV) != "1":
+            print(f"error: {one_line(error)} ({DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        else:
+            previous(kind, error, traceback)
+
+    hook._s1_eval = True
+    sys.excepthook = hook

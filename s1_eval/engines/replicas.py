@@ -26,6 +26,7 @@ from typing import Any
 from s1_eval.budget import AUTO, GenerationSettings
 from s1_eval.forcing import forced_stream
 from s1_eval.forcing_plan import plan_batch
+from s1_eval.messages import InputError
 from s1_eval.trace import ForcedText
 
 INSTALL_HINT = "data_parallel_size > 1 runs replicas as Ray workers: pip install 's1-eval[ray]'"
@@ -109,7 +110,7 @@ class ReplicaPool:
         ray = import_ray()
         gpus = _cuda_devices()
         if gpus and gpus < replicas * gpus_per_replica:
-            raise ValueError(
+            raise InputError(
                 f"data_parallel_size={replicas} needs {replicas * gpus_per_replica} GPUs "
                 f"({gpus_per_replica} per replica) but {gpus} are visible: lower "
                 "data_parallel_size or tensor_parallel_size."

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from s1_eval.budget import Sampling
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, load_tokenizer
+from s1_eval.messages import InputError
 from s1_eval.s1_format import PRESETS, Delimiters
 from s1_eval.steps import GenerationStep, StepResult
 
@@ -254,7 +255,7 @@ class ScriptedEngine:
 
 def _positive(name: str, value: object, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {least}.")
+        raise InputError(f"{name}={value!r} is invalid: expected an integer >= {least}.")
     return value
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from s1_eval.engines.lazy import LazyEngine
 from s1_eval.engines.tokenizer import HFTokenizer, generation_eos_ids, load_tokenizer
-from s1_eval.messages import did_you_mean
+from s1_eval.messages import InputError, did_you_mean
 from s1_eval.steps import GenerationStep, StepResult
 
 INSTALL_HINT = (
@@ -60,7 +60,7 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
     known = {f.name for f in dataclasses.fields(vllm.EngineArgs)} - {"model"}
     for key in engine_args:
         if key not in known:
-            raise ValueError(
+            raise InputError(
                 f"Unknown model_arg {key!r} for s1_vllm.{did_you_mean(key, known)} Accepted: "
                 "pretrained, preset, max_gen_toks, the delimiter defaults "
                 "(thinking_start, thinking_end, until_thinking, thinking_cap_message, "
@@ -75,12 +75,12 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
         field, message = _detail(error)
         keys = [k for k in engine_args if _mentions(field, message, k)]
         if not keys:
-            raise ValueError(
+            raise InputError(
                 f"pretrained={pretrained!r}: vLLM cannot set up this model ({message}). Give a "
                 "local model folder or a Hugging Face model name (downloaded or reachable)."
             ) from None
         named = ", ".join(f"{k}={engine_args[k]!r}" for k in keys)
-        raise ValueError(f"model_arg {named} is invalid for s1_vllm: {message}") from None
+        raise InputError(f"model_arg {named} is invalid for s1_vllm: {message}") from None
 
 
 def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
@@ -92,7 +92,7 @@ def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
 
         import_ray()  # missing Ray fails now, not after the model loaded
         if engine_args.get("enable_expert_parallel"):
-            raise ValueError(
+            raise InputError(
                 f"data_parallel_size={replicas} with enable_expert_parallel=True is not "
                 "supported (as in lm-eval's vllm): replicas are independent engines. Use "
                 "tensor_parallel_size > 1 with data_parallel_size=1 instead."
