@@ -246,8 +246,12 @@ def _delimiters(values: dict[str, Any], preset: PresetName | Delimiters) -> Deli
             if not isinstance(text, str):
                 raise InputError(f"{key}={text!r} is invalid: expected a string.")
             updates[attr] = unescape(text)
-    until = [*as_strings("until_thinking", values.get("until_thinking"), split=False)]
-    until += as_strings("until_thinking_2", values.get("until_thinking_2"), split=False)
+    until: list[str] = []
+    for key in ("until_thinking", "until_thinking_2"):
+        stops = as_strings(key, values.get(key), split=False)
+        if not all(stops):  # named by the key that holds it
+            raise InputError(f"{key} contains an empty string: give a non-empty stop.")
+        until += stops
     if until:
         updates["until_thinking"] = tuple(until)
     elif "thinking_end" in updates and "until_thinking" not in values:
@@ -273,8 +277,9 @@ def parse_gen_kwargs(
         if key not in ACCEPTED_KEYS:
             raise _unknown_key_error(key)
 
-    max_gen_toks = values.get("max_gen_toks", values.get("max_tokens", default_max_gen_toks))
-    max_gen_toks = as_int("max_gen_toks", max_gen_toks, 1)
+    # named as the user gave it: max_tokens is lm-eval vllm's spelling of max_gen_toks
+    size_key = next((k for k in ("max_gen_toks", "max_tokens") if k in values), "max_gen_toks")
+    max_gen_toks = as_int(size_key, values.get(size_key, default_max_gen_toks), 1)
     until = as_strings("until", values.get("until"), split=False)
 
     sampling = _parse_sampling(values, "", Sampling())

@@ -27,7 +27,14 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
-from s1_eval.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, scan_archive, unpack
+from s1_eval.archive import (
+    DEFAULT_LIMITS,
+    ArchiveLimits,
+    ScannedArchive,
+    is_archive,
+    scan_archive,
+    unpack,
+)
 from s1_eval.files import TMP_PREFIX, UnreadableFile, read_json, replacing, replacing_dir
 from s1_eval.folder_lock import HOLDER_FILE, LOCK_FILE
 from s1_eval.run_folder import CELL_FILE, is_sweep
@@ -200,14 +207,15 @@ def is_bundle(path: Path) -> bool:
 
 
 def open_bundle(
-    path: Path, scratch: Path, limits: ArchiveLimits = DEFAULT_LIMITS
+    path: Path, scratch: Path, scanned: ScannedArchive | None = None
 ) -> tuple[Path, list[str], dict[str, str] | None]:
     """The bundle's folder: ``path`` itself, or an archive's bundle folder unpacked into
-    ``scratch`` once every member passed ``scan_archive``; the archive's entries beside that
-    folder (a bundle has none); and the archive's file hashes, taken as it streamed by."""
+    ``scratch`` once every member passed ``scan_archive`` (``scanned``: its result, when the
+    caller scanned it already); the archive's entries beside that folder (a bundle has none);
+    and the archive's file hashes, taken as it streamed by."""
     if not is_archive(path):
         return path, [], None
-    scanned = scan_archive(path, limits)
+    scanned = scanned or scan_archive(path)
     folders, files = scanned.top_level()
     bundles = [
         f for f in folders if {MANIFEST, SUBMISSION} & set(scanned.files_under(f))
@@ -283,17 +291,20 @@ def verify_with_bundles(
     runs: list[Path] = []
     bundles = 0
     unpacked: dict[Path, Path] = {}
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if path.suffix == ".zip":
+            raise ValueError(
+                f"{path}: a zip archive is not read; give the .tar.gz that `s1-eval submit` writes"
+            )
+    # every archive passes its scan before anything is written, the temporary folder included
+    scans = {path: scan_archive(path, limits) for path in paths if is_archive(path)}
     with tempfile.TemporaryDirectory() as scratch:
-        for index, path in enumerate(map(Path, paths)):
-            if path.suffix == ".zip":
-                raise ValueError(
-                    f"{path}: a zip archive is not read; give the .tar.gz that "
-                    "`s1-eval submit` writes"
-                )
+        for index, path in enumerate(paths):
             if not is_bundle(path):
                 runs.append(path)
                 continue
-            folder, beside, hashes = open_bundle(path, Path(scratch) / str(index), limits)
+            folder, beside, hashes = open_bundle(path, Path(scratch) / str(index), scans.get(path))
             if folder != path:
                 unpacked[folder] = path
             lines, bundle_runs = bundle_problems(folder, hashes)

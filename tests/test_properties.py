@@ -349,3 +349,18 @@ def test_an_ignore_string_cut_by_the_cap_is_recorded_as_cut():
     assert (text.trace.thinking_tokens, text.trace.cap_fired) == (6, True)
     assert text.trace.inserted == ("W",)
     assert text.thinking.startswith("<|im_start|>think\nLet W\n")
+
+
+@pytest.mark.parametrize("text", ["max_tokens=", "max_tokens=0", "max_tokens=many"])
+def test_a_bad_max_tokens_is_named_as_given_not_as_max_gen_toks(text):
+    """lm-eval vllm's spelling of max_gen_toks: its error named max_gen_toks, a key the
+    user never wrote."""
+    kwargs = simple_parse_args_string(text)
+    with pytest.raises(InputError, match=r"^max_tokens=.* is invalid: expected an integer >= 1"):
+        parse_gen_kwargs(kwargs)
+
+
+def test_an_empty_until_thinking_2_is_named_as_given():
+    """Its error named until_thinking, which the user had not given."""
+    with pytest.raises(InputError, match=r"^until_thinking_2 contains an empty string"):
+        parse_gen_kwargs(simple_parse_args_string("until_thinking_2="))
