@@ -164,9 +164,11 @@ class ForcedRequest:
 
     def _suppress(self, remaining: int) -> GenerationStep | None:
         text = self._ignore_text()
-        ids = self.plan.tokenizer.encode(text)[:remaining] if text else []
+        whole = self.plan.tokenizer.encode(text) if text else []
+        ids = whole[:remaining]
         self.suppressions += 1
-        self.inserted.append(text)
+        # the trace records what went in: a string the cap cut short, as cut
+        self.inserted.append(text if len(ids) == len(whole) else self.plan.tokenizer.decode(ids))
         self.inserted_spans.append((len(self.thinking_ids), len(ids)))
         self.thinking_ids.extend(ids)
         if self.loop_watch is not None:

@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from s1_eval.common.errors import InputError
 from s1_eval.core.s1_format import PRESETS, Delimiters
 from s1_eval.core.settings import Sampling
 from s1_eval.core.steps import GenerationStep, StepResult
@@ -262,7 +263,7 @@ class ScriptedEngine:
 
 def _positive(name: str, value: object, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {least}.")
+        raise InputError(f"{name}={value!r} is invalid: expected an integer >= {least}.")
     return value
 
 
