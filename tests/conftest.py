@@ -85,6 +85,16 @@ def smollm2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def r1_model_dir() -> Path:
+    """DeepSeek-R1-Distill-Qwen's real tokenizer and template on a tiny trained Qwen2
+    (``tests/r1_fixture.py``): built once into the cache."""
+    _require_engine()
+    from tests.r1_fixture import ensure_r1_model
+
+    return ensure_r1_model()
+
+
+@pytest.fixture(scope="session")
 def installed_wheel(tmp_path_factory) -> Path:
     """The package built as a wheel and installed (no deps) into a folder of its own, once."""
     wheel_dir, target = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("site")
