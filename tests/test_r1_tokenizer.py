@@ -133,9 +133,9 @@ def test_a_chat_prompt_encodes_as_the_real_models_and_think_is_one_token(r1_toke
 
 
 def test_the_forcing_plan_opens_the_block_after_the_assistant_tag(r1_tokenizer):
-    from s1_eval.budget import parse_gen_kwargs
+    from s1_eval.core.plan import plan_batch
+    from s1_eval.core.settings import parse_gen_kwargs
     from s1_eval.engines.tokenizer import HFTokenizer
-    from s1_eval.forcing_plan import plan_batch
 
     tokenizer = HFTokenizer(r1_tokenizer)
     chat = [{"role": "user", "content": "What is 2 + 3?"}]
@@ -150,7 +150,7 @@ def test_a_template_that_opens_think_under_the_s1_preset_is_refused_in_one_line(
     r1_tokenizer, tmp_path
 ):
     """DeepSeek's later template ends the prompt with "<think>\\n"; the default preset is s1."""
-    from s1_eval.lm import S1Scripted
+    from s1_eval.backends.lm import S1Scripted
 
     r1_tokenizer.save_pretrained(tmp_path)
     (tmp_path / "chat_template.jinja").write_text(r1_tokenizer.chat_template + "<think>\n")
