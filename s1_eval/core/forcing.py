@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
+from s1_eval.core.controlled import ControlledSteps
 from s1_eval.core.loop_guard import CHECK_EVERY, LoopWatch
 from s1_eval.core.plan import BatchPlan, plan_batch
 from s1_eval.core.settings import GenerationSettings, Sampling
@@ -107,6 +108,7 @@ class ForcedRequest:
             ),
             phase="thinking",
             head_len=len(self.prefix),
+            control=forcing.control,
         )
 
     def _after_thinking(self, result: StepResult) -> GenerationStep | None:
@@ -324,6 +326,8 @@ def forced_stream(
     already (``auto`` depends on the whole batch's longest prompt).
     """
     plans = [plan_batch(engine.tokenizer, prompts, settings) for prompts, settings in batches]
+    if any(settings.forcing.control for _, settings in batches):
+        engine = ControlledSteps(engine)  # prefill, AlphaOne: thinking steps of their own
     requests = {
         (b, i): ForcedRequest(prompt, plan, i, positions[b][i] if positions else None)
         for b, (plan, (prompts, _)) in enumerate(zip(plans, batches, strict=True))
