@@ -14,6 +14,9 @@ from s1_eval.report.build import Report
 from s1_eval.report.plots import figure_png
 from s1_eval.runs.methods import PAPER_NAMES, PARALLEL
 
+#: the figure's file in a run folder (written with methods.md when such methods ran)
+METHODS_FIGURE = "methods_tokens.png"
+
 
 def method_lines(report: Report, task: str) -> dict[str, list[tuple[float, float, str]]]:
     """For one task: series -> [(total thinking tokens per problem, accuracy %, budget)]."""

