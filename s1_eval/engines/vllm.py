@@ -148,7 +148,7 @@ def sampling_fields(step: GenerationStep, max_tokens: int) -> dict[str, Any]:
         # lm-eval's vllm backend sets both ("HF defaults"), so plain generations match it
         "skip_special_tokens": False,
         "spaces_between_special_tokens": False,
-        # NoWait: vLLM bans each word's tokens, with and without a leading space
+        # NoWait: vLLM bans each word's tokens, and the spaced form where it is as many tokens
         **({"bad_words": list(step.control.bad_words)} if banned(step) else {}),
     }
 
