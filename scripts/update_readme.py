@@ -4,9 +4,10 @@
 
 Each generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``
 lines; everything else in the README is prose and stays as written. The demo section comes from
-results/demo, the control methods' table from results/methods, the served load test's result
-from results/load, the token-trace comparisons from results/reproducibility (rendered by
-bench/reproducibility.py), the lm-eval vllm parity table from s1_eval.backends.parity, the Performance part's
+results/demo, the control methods' table from results/methods (and the decode-time methods'
+from results/decode-methods), the served load test's result from results/load, the token-trace
+comparisons from results/reproducibility (rendered by bench/reproducibility.py), the lm-eval
+vllm parity table from s1_eval.backends.parity, the Performance part's
 tables, the sentences quoting their numbers and the commands that reproduce them from
 results/bench/*.json (rendered by bench/bench_tables.py, which the bench scripts use for their
 own markdown too).
@@ -41,6 +42,21 @@ def _methods() -> str:
     from s1_eval.report.reference import load_reference
 
     return methods_markdown(build_report([REPO / "results" / "methods"]), load_reference(), False)
+
+
+def _decode_methods() -> str:
+    from s1_eval.report.build import build_report
+    from s1_eval.report.leaderboard import to_markdown
+    from s1_eval.report.methods_figure import METHODS_FIGURE
+    from s1_eval.report.methods_table import methods_markdown
+
+    run = REPO / "results" / "decode-methods"
+    report = build_report([run])
+    pairs = to_markdown(report).split("## Paired comparisons\n", 1)[1].split("\n## ", 1)[0]
+    figure = (
+        f"![accuracy vs total thinking tokens per problem](results/decode-methods/{METHODS_FIGURE})"
+    )
+    return f"{methods_markdown(report, heading=False)}\n{pairs.strip()}\n\n{figure}\n"
 
 
 def _load() -> str:
@@ -85,6 +101,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
     "parity": _parity,
     "methods": _methods,
+    "decode-methods": _decode_methods,
     "load": _load,
     "reproducibility": _reproducibility,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),

@@ -18,6 +18,8 @@ from s1_eval.common.log import did_you_mean
 from s1_eval.common.values import as_bool, as_float, as_int, as_strings, unescape
 from s1_eval.core.loop_guard import LoopGuard, parse_loop_guard
 from s1_eval.core.s1_format import PRESETS, Delimiters, PresetName
+from s1_eval.core.thinking_control import KEYS as CONTROL_KEYS
+from s1_eval.core.thinking_control import ThinkingControl, parse_control
 
 __all__ = [
     "PRESETS",
@@ -74,6 +76,8 @@ class BudgetForcingConfig:
     max_tokens_answer: int | None = None
     #: end thinking once it repeats itself (``thinking_loop_guard=n:r``); None = off
     loop_guard: LoopGuard | None = None
+    #: NoThinking's prefill, NoWait's banned words, AlphaOne (``core.thinking_control``)
+    control: ThinkingControl | None = None
 
     def resolve_cap(self, max_gen_toks: int, longest_prompt: int, count_tokens) -> int | None:
         """The thinking cap in tokens; ``auto`` follows the s1 fork's formula."""
@@ -144,6 +148,8 @@ class GenerationSettings:
             "force_thinking": self.force_thinking,
             "answer_room_tokens": self.context.answer_room if self.context else None,
             "unclosed_thinking": self.unclosed_thinking,
+            # only when set, so the records of plain forcing stay as they were
+            **({"thinking_control": f.control.describe()} if f.control else {}),
         }
 
 
@@ -163,6 +169,7 @@ _FORCING_KEYS = {
     "thinking_cap_suffix",
     "max_tokens_answer",
     "thinking_loop_guard",
+    *CONTROL_KEYS,
 }
 _LM_EVAL_KEYS = {"until", "max_gen_toks"}
 ACCEPTED_KEYS = frozenset(
@@ -350,6 +357,7 @@ def parse_gen_kwargs(
         rejection_max_tries=tries,
         max_tokens_answer=answer_cap,
         loop_guard=parse_loop_guard(values.get("thinking_loop_guard")),
+        control=parse_control(values, delimiters, cap),
     )
     return GenerationSettings(
         forcing=forcing,

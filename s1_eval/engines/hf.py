@@ -186,6 +186,7 @@ class HFEngine:
             eos_token_id=stop_ids,
             pad_token_id=hf.pad_token_id if hf.pad_token_id is not None else stop_ids[0],
             stop_strings=list(step.stop) or None,
+            bad_words_ids=bad_word_ids(self.tokenizer, step.control) or None,
         )
         if s.seed is not None:
             torch.manual_seed(s.seed)
@@ -219,3 +220,11 @@ class HFEngine:
             index, stop = min(hits)
             return StepResult(tuple(new), text[:index], "stop", stop)
         return StepResult(tuple(new), text, "length")
+
+
+def bad_word_ids(tokenizer, control) -> list[list[int]]:
+    """NoWait's banned words as token sequences, with and without a leading space (as vLLM)."""
+    if control is None:
+        return []
+    sequences = {tuple(tokenizer.encode(p + w)) for w in control.bad_words for p in ("", " ")}
+    return [list(ids) for ids in sorted(sequences) if ids]

@@ -149,7 +149,13 @@ def sampling_fields(step: GenerationStep, max_tokens: int) -> dict[str, Any]:
         # lm-eval's vllm backend sets both ("HF defaults"), so plain generations match it
         "skip_special_tokens": False,
         "spaces_between_special_tokens": False,
+        # NoWait: vLLM bans each word's tokens, and the spaced form where it is as many tokens
+        **({"bad_words": list(step.control.bad_words)} if banned(step) else {}),
     }
+
+
+def banned(step: GenerationStep) -> bool:
+    return step.control is not None and bool(step.control.bad_words)
 
 
 def sampling_params(step: GenerationStep, max_tokens: int):
