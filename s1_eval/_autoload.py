@@ -18,6 +18,9 @@ lm-eval 0.4.x discovers no plugins (no entry points for models or tasks), so a p
 4. When ``lm_eval.tasks.manager`` finishes importing, every ``TaskManager`` gets this package's
    task folder (``s1_eval.common.bundled.TASKS_DIR``) first on its include path, so ``--tasks s1_*``
    and the s1 fork's task names resolve without ``--include_path``.
+5. With either, ``s1_eval.common.log.install_excepthook``: bad input (``InputError``) that ends
+   an ``lm_eval`` run prints as one line instead of lm-eval's traceback (``S1_EVAL_DEBUG=1``
+   shows it); every other exception prints as before.
 
 The functions it runs live in ``s1_eval.registration``. Tests: tests/test_registration.py
 (editable install and a built wheel, each in a fresh interpreter).
@@ -33,15 +36,19 @@ from types import ModuleType
 
 
 def _after_models(_module: ModuleType) -> None:
+    from s1_eval.common.log import install_excepthook
     from s1_eval.registration import register_models
 
     register_models()
+    install_excepthook()
 
 
 def _after_task_manager(module: ModuleType) -> None:
+    from s1_eval.common.log import install_excepthook
     from s1_eval.registration import patch_task_manager
 
     patch_task_manager(module.TaskManager)
+    install_excepthook()
 
 
 _HOOKS: dict[str, Callable[[ModuleType], None]] = {

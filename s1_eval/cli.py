@@ -32,6 +32,14 @@ Examples:
 """
 
 
+class _Interrupted(SystemExit):
+    """Ctrl-C or SIGTERM, raised where the program is, so context managers clean up."""
+
+    @classmethod
+    def raise_(cls, signum, _frame):
+        raise cls(128 + signum)
+
+
 def _terminate_as_exit(signum, _frame):
     raise SystemExit(128 + signum)  # lets the sweep remove its unfinished cell
 
@@ -155,9 +163,27 @@ def _sweep_folder_lock(folder: Path):
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from s1_eval.report.archive import ArchiveLimits
     from s1_eval.report.submit import verify_with_bundles
 
-    problems, summary = verify_with_bundles(args.runs, include_path=args.include_path)
+    limits = ArchiveLimits(args.max_members, args.max_bytes, args.max_ratio)
+    # Ctrl-C or a kill unwinds like an error: the temporary folder an archive is unpacked into
+    # is removed on the way out (SystemExit, not KeyboardInterrupt: a KeyboardInterrupt caught
+    # inside an import can still make the interpreter exit through SIGINT)
+    handled = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job stays deaf
+        handled.append(signal.SIGINT)
+    previous = {number: signal.signal(number, _Interrupted.raise_) for number in handled}
+    try:
+        problems, summary = verify_with_bundles(
+            args.runs, include_path=args.include_path, limits=limits
+        )
+    except _Interrupted as stop:
+        print("verify: interrupted; nothing unpacked was kept", file=sys.stderr)
+        return stop.code
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if not problems:
         print(f"verify: OK - {summary}; every check passed")
         return 0
@@ -235,6 +261,47 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a positive whole number")
     return int(text)
+
+
+def _byte_count(text: str) -> int:
+    """A size in bytes: 4294967296, or with a binary unit: 4GiB, 512MiB (also 4G, 512M)."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    number = text.strip().lower().removesuffix("ib").removesuffix("b")
+    scale = units.get(number[-1:], 1)
+    number = number[:-1] if number[-1:] in units else number
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a size such as 4GiB or 4294967296")
+    return int(number) * scale
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value >= 1:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of at least 1, e.g. 100")
+    return value
+
+
+def _add_archive_limits(parser: argparse.ArgumentParser) -> None:
+    from s1_eval.report.archive import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
+
+    limits = parser.add_argument_group(
+        "archive limits", "what a .tar(.gz) bundle may hold; the defaults admit a real submission"
+    )
+    limits.add_argument(
+        "--max_members", type=_positive_int, default=DEFAULT_MAX_MEMBERS,
+        help=f"files and folders (default {DEFAULT_MAX_MEMBERS:,})",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max_bytes", type=_byte_count, default=DEFAULT_MAX_BYTES,
+        help=f"unpacked size, e.g. 8GiB (default {DEFAULT_MAX_BYTES // 1024**3} GiB)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max_ratio", type=_ratio, default=DEFAULT_MAX_RATIO,
+        help=f"unpacked bytes per compressed byte (default {DEFAULT_MAX_RATIO:g})",
+    )  # fmt: skip
 
 
 def _add_metric_options(parser: argparse.ArgumentParser) -> None:
@@ -338,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="re-grade a run's samples and check its files agree (leaderboard intake)"
     )
     verify.add_argument("runs", nargs="+", help="run folders or files, or submission bundles")
+    _add_archive_limits(verify)
     submit = sub.add_parser(
         "submit",
         help="a verified, hashed bundle of runs for a leaderboard (verify checks it)",

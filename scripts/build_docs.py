@@ -11,8 +11,8 @@ reference from the backends' own accepted names and ``s1_eval.backends.parity``,
 numbers from ``s1_eval/s1_paper.json`` and one page per committed results/ folder; the figures
 the pages show are copied from results/. Generated sections are the blocks between
 ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->`` in README.md and the hand-written pages
-(``SECTIONS``: the demo's tables from results/demo, the control methods' table from
-results/methods, the served load test from results/load, the token-trace comparisons from
+(``SECTIONS``: the demo's tables from results/demo, the control methods' tables from
+results/methods and results/decode-methods, the served load test from results/load, the token-trace comparisons from
 results/reproducibility (rendered by bench/reproducibility.py), the benchmarks' tables, the sentences
 quoting their numbers and the commands that reproduce them from results/bench/*.json, rendered
 by bench/bench_tables.py, which the bench scripts use for their own markdown too); the prose
@@ -233,6 +233,10 @@ def gen_kwargs_page() -> str:
             f"`{settings.THINKING_SUFFIX}`, which applies it to the thinking phase only: "
             f"{thinking}.\n",
             _table(["gen_kwarg", "meaning"], rows(settings.SAMPLING_GEN_KWARGS)),
+            "\n## Other thinking controls\n",
+            "Published decode-time methods besides budget forcing, each also a sweep method "
+            "([Sweeps and methods](../sweeps.md)).\n",
+            _table(["gen_kwarg", "meaning"], rows(settings.CONTROL_GEN_KWARGS)),
             "\n## lm-eval's own\n",
             _table(["gen_kwarg", "meaning"], rows(settings.LM_EVAL_GEN_KWARGS)),
         ]
@@ -406,6 +410,7 @@ IMAGES: dict[str, str] = {
     "docs/images/results/demo-forcing.png": "results/demo/forcing.png",
     "docs/images/results/demo-leaderboard.png": "results/demo/leaderboard.png",
     "docs/images/results/methods-scaling.png": "results/methods/scaling.png",
+    "docs/images/results/decode-methods-tokens.png": "results/decode-methods/methods_tokens.png",
 }
 
 
@@ -424,6 +429,17 @@ def _methods() -> str:
     from s1_eval.report.reference import load_reference
 
     return methods_markdown(build_report([RESULTS / "methods"]), load_reference(), False)
+
+
+def _decode_methods() -> str:
+    """The decode-time methods' table and paired comparisons (the page shows the figure)."""
+    from s1_eval.report.build import build_report
+    from s1_eval.report.leaderboard import to_markdown
+    from s1_eval.report.methods_table import methods_markdown
+
+    report = build_report([RESULTS / "decode-methods"])
+    pairs = to_markdown(report).split("## Paired comparisons\n", 1)[1].split("\n## ", 1)[0]
+    return f"{methods_markdown(report, heading=False)}\n{pairs.strip()}\n"
 
 
 def _load() -> str:
@@ -468,6 +484,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
     "parity": _parity,
     "methods": _methods,
+    "decode-methods": _decode_methods,
     "load": _load,
     "reproducibility": _reproducibility,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),

@@ -15,8 +15,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from s1_eval.trace import flat_row
+
+# Property tests (tests/test_properties.py): the default profile keeps each property to a few
+# seconds and the same examples every run; `pytest --hypothesis-profile long` searches far more.
+# A failing example found either way is committed as a plain test.
+_PROPERTY_DEFAULTS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+hypothesis_settings.register_profile(
+    "ci", max_examples=25, derandomize=True, database=None, **_PROPERTY_DEFAULTS
+)
+hypothesis_settings.register_profile("long", max_examples=2000, **_PROPERTY_DEFAULTS)
+hypothesis_settings.load_profile("ci")
 
 # In-process engine: starts in ~10 s instead of ~30 s and runs faster on 2 cores.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -70,6 +82,16 @@ def smollm2_dir() -> Path:
     from s1_eval.demo.smollm2 import ensure_smollm2
 
     return ensure_smollm2()
+
+
+@pytest.fixture(scope="session")
+def r1_model_dir() -> Path:
+    """DeepSeek-R1-Distill-Qwen's real tokenizer and template on a tiny trained Qwen2
+    (``tests/r1_fixture.py``): built once into the cache."""
+    _require_engine()
+    from tests.r1_fixture import ensure_r1_model
+
+    return ensure_r1_model()
 
 
 @pytest.fixture(scope="session")

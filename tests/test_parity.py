@@ -182,7 +182,7 @@ def test_lm_eval_cli_rejects_an_upstream_arg_before_the_engine_starts(tmp_path):
     assert run.returncode != 0
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith(
-        "ValueError: model_arg lora_local_path='/adapters/a' is not supported by s1_vllm: "
+        "error: model_arg lora_local_path='/adapters/a' is not supported by s1_vllm: "
     ), run.stderr[-3000:]
     assert "--lora-modules" in last and "s1_server" in last
     assert "s1-eval: starting the" not in run.stderr

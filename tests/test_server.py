@@ -145,7 +145,7 @@ def test_no_server_reachable_is_one_error_before_generation(tiny_task_dir, tmp_p
     began = time.perf_counter()
     run = lm_eval(f"base_url={urls}", tiny_task_dir, tmp_path)
     assert run.returncode != 0
-    assert last_line(run).startswith("ValueError: No vLLM server reachable"), run.stderr[-2000:]
+    assert last_line(run).startswith("error: No vLLM server reachable"), run.stderr[-2000:]
     assert urls.split(";")[1].removesuffix("/v1") in last_line(run)
     assert STARTED not in run.stderr
     assert time.perf_counter() - began < 120

@@ -16,6 +16,7 @@ import datasets
 import pytest
 
 from s1_eval.tasks import benchmarks, prompts, scoring
+from s1_eval.tasks.datafiles import DataFileError
 from s1_eval.tasks.demo.arithmetic import generate_problems
 from s1_eval.trace import SAMPLE_FIELDS, TRACE, ForcedText, Trace, flat_row, row_value
 
@@ -191,7 +192,7 @@ def test_per_task_file_env_and_metadata(task_manager, monkeypatch, tmp_path):
 
 def test_configured_folder_without_the_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv(benchmarks.DATA_DIR_ENV, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="S1_EVAL_MATH500_FILE"):
+    with pytest.raises(DataFileError, match="S1_EVAL_MATH500_FILE"):
         benchmarks.load_math500()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from s1_eval.common.errors import InputError
 from s1_eval.common.values import as_bool
 
 #: lm-eval's vllm names for what reaches the chat template (Qwen3's switch, gpt-oss's effort)
@@ -30,7 +31,7 @@ def chat_template_variables(enable_thinking: Any, chat_template_args: Any) -> di
             except ValueError:
                 variables = None
         if not isinstance(variables, dict):
-            raise ValueError(
+            raise InputError(
                 f"chat_template_args={chat_template_args!r} is invalid: expected a JSON object, "
                 """e.g. --model_args '{"pretrained": "M", "chat_template_args": """
                 """{"reasoning_effort": "high"}}'."""

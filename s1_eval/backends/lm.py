@@ -25,6 +25,7 @@ from tqdm import tqdm
 from s1_eval.backends import parity
 from s1_eval.backends.chat_template import CHAT_TEMPLATE_ARGS, chat_template_variables
 from s1_eval.backends.think_end import check_think_end_token, eos_text, strip_thinking
+from s1_eval.common.errors import InputError
 from s1_eval.common.log import did_you_mean, logger
 from s1_eval.common.values import as_int
 from s1_eval.core.plan import BatchPlan, plan_batch
@@ -63,7 +64,7 @@ class _ForcingLM(LM):
     def __init__(self, preset: str, max_gen_toks: int, kwargs: dict[str, Any]):
         super().__init__()
         if preset not in PRESETS:
-            raise ValueError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
+            raise InputError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
         self.preset = preset
         self.defaults = {k: kwargs.pop(k) for k in DELIMITER_ARGS if k in kwargs}
         self.template_args = chat_template_variables(
@@ -121,7 +122,7 @@ class _ForcingLM(LM):
         key = next(iter(kwargs))
         accepted = list(cls.accepted_model_args())
         hint = did_you_mean(key, accepted)
-        raise ValueError(
+        raise InputError(
             f"Unknown model_arg {key!r} for {cls.__name__}.{hint} Accepted: {', '.join(accepted)}."
         )
 
@@ -227,7 +228,7 @@ class _ForcingLM(LM):
             opening = len(plan.start_ids) if settings.force_thinking else 0
             longest = max(len(p) for p in prompts) + opening
             if longest >= context:
-                raise ValueError(
+                raise InputError(
                     f"A prompt is {longest} tokens long (with the thinking delimiter) but the "
                     f"context length is {context} (max_model_len): raise max_model_len if the "
                     "model allows it, or shorten the prompts (fewer few-shot examples)."
@@ -349,7 +350,7 @@ class S1VLLM(_ForcingLM):
         super().__init__(preset, max_gen_toks, kwargs)
         kwargs.pop("device", None)  # lm-eval's --device: vLLM picks its platform itself
         if "scheduler" in kwargs:
-            raise ValueError(
+            raise InputError(
                 "model_arg 'scheduler' is gone: s1_vllm always continues each request the "
                 "moment its step ends. The s1 fork's batch rounds are a baseline in "
                 "bench/forcing_bench.py; drop scheduler=..."
@@ -384,7 +385,7 @@ class S1Server(_ForcingLM):
         super().__init__(preset, max_gen_toks, kwargs)
         kwargs.pop("device", None)  # lm-eval's --device: the servers chose theirs
         if "api_key" in kwargs:
-            raise ValueError(
+            raise InputError(
                 "model_arg 'api_key' would be written into the results file: export "
                 f"{openai_api.API_KEY_ENV} instead."
             )

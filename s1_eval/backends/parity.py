@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
+from s1_eval.common.errors import InputError
 from s1_eval.common.values import as_int
 
 Backend = Literal["s1_vllm", "s1_server"]
@@ -64,7 +65,7 @@ def _serve_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _rejection(backend: Backend, name: str, value: Any) -> ValueError:
+def _rejection(backend: Backend, name: str, value: Any) -> InputError:
     entry = UPSTREAM_VLLM[name]
     if entry.on(backend) == "serve":
         why = (
@@ -73,7 +74,7 @@ def _rejection(backend: Backend, name: str, value: Any) -> ValueError:
         )
     else:
         why = (backend == "s1_server" and entry.server_note) or entry.note
-    return ValueError(f"model_arg {name}={value!r} is not supported by {backend}: {why}")
+    return InputError(f"model_arg {name}={value!r} is not supported by {backend}: {why}")
 
 
 def apply(backend: Backend, kwargs: dict[str, Any]) -> None:
@@ -96,7 +97,7 @@ def apply(backend: Backend, kwargs: dict[str, Any]) -> None:
         return
     if "max_length" in kwargs:
         if "max_model_len" in kwargs:
-            raise ValueError(
+            raise InputError(
                 f"model_arg max_length={kwargs['max_length']!r} and "
                 f"max_model_len={kwargs['max_model_len']!r} are the same setting: give one."
             )

@@ -15,6 +15,7 @@ from typing import Any
 
 from lm_eval.models.utils import handle_stop_sequences, postprocess_generated_text
 
+from s1_eval.common.errors import InputError
 from s1_eval.trace import ForcedText
 
 
@@ -25,7 +26,7 @@ def check_think_end_token(value: Any) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)  # lm-eval's model_args parser casts digits to numbers
     if not isinstance(value, str) or not value:
-        raise ValueError(
+        raise InputError(
             f"think_end_token={value!r} is invalid: expected a non-empty string such as "
             "</think> (the text that ends the model's thinking)."
         )

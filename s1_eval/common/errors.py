@@ -18,6 +18,11 @@ class S1EvalError(Exception):
     """Bad input that s1-eval found and explained in its message."""
 
 
+class InputError(S1EvalError, ValueError):
+    """Bad input from the user (a model_arg, gen_kwarg, task data file or engine setting): the
+    message names the key (or file) and the fix."""
+
+
 class UnreadableFile(S1EvalError, ValueError):
     """A text / JSON / JSONL file that cannot be read as one; the message is
     ``<path>, line <n>[, column <c>]: <what is wrong>``. ``kind`` says which check failed

@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
+
+from s1_eval.common.errors import S1EvalError
 
 #: a child of lm-eval's logger: our lines print with lm-eval's format and obey LMEVAL_LOG_LEVEL
 LOGGER_NAME = "lm_eval.models.s1_eval"
@@ -94,3 +97,25 @@ class SplitList(argparse.Action):
         words = [values] if isinstance(values, str) else list(values)
         items = [item.strip() for word in words for item in word.split(",") if item.strip()]
         setattr(namespace, self.dest, ",".join(items))
+
+
+#: set to 1 to see the traceback of one of our errors that ends an lm_eval run
+DEBUG_ENV = "S1_EVAL_DEBUG"
+
+
+def install_excepthook() -> None:
+    """Print an uncaught error of ours (``S1EvalError``: bad input, explained) as one line;
+    pass anything else to the hook before. ``lm_eval`` has no error handler of its own, so the
+    start-up hook installs this once lm-eval loads (idempotent)."""
+    previous = sys.excepthook
+    if getattr(previous, "_s1_eval", False):
+        return
+
+    def hook(kind, error, traceback):
+        if isinstance(error, S1EvalError) and os.environ.get(DEBUG_ENV) != "1":
+            print(f"error: {one_line(error)} ({DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        else:
+            previous(kind, error, traceback)
+
+    hook._s1_eval = True
+    sys.excepthook = hook

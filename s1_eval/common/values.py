@@ -1,7 +1,7 @@
 """Typed reading of one option value (a gen_kwarg or a model_arg, as lm-eval hands it over:
 text, or already cast) with one error that names the key and what is accepted.
 
-    cap = as_int("max_tokens_answer", "512", 1)   # ValueError: max_tokens_answer='x' is invalid: ...
+    cap = as_int("max_tokens_answer", "512", 1)   # InputError: max_tokens_answer='x' is invalid: ...
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import math
 from typing import Any
+
+from s1_eval.common.errors import InputError
 
 
 def unescape(text: str) -> str:
@@ -23,7 +25,7 @@ def as_int(key: str, value: Any, minimum: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{key}={value!r} is invalid: expected an integer >= {minimum}.")
+        raise InputError(f"{key}={value!r} is invalid: expected an integer >= {minimum}.")
     return value
 
 
@@ -33,7 +35,7 @@ def as_float(key: str, value: Any, low: float, high: float = math.inf) -> float:
     except (TypeError, ValueError):
         number = math.nan
     if not (low <= number <= high):
-        raise ValueError(f"{key}={value!r} is invalid: expected a number in [{low}, {high}].")
+        raise InputError(f"{key}={value!r} is invalid: expected a number in [{low}, {high}].")
     return number
 
 
@@ -44,7 +46,7 @@ def as_bool(key: str, value: Any) -> bool:
         return value.strip().lower() in {"true", "1"}
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise ValueError(f"{key}={value!r} is invalid: expected true or false.")
+    raise InputError(f"{key}={value!r} is invalid: expected true or false.")
 
 
 def as_strings(key: str, value: Any, *, split: bool) -> tuple[str, ...]:
@@ -59,4 +61,4 @@ def as_strings(key: str, value: Any, *, split: bool) -> tuple[str, ...]:
     # lm-eval casts `thinking_n_ignore_str=1` to an int: keep the user's text
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (str(value),)
-    raise ValueError(f"{key}={value!r} is invalid: expected a string or a list of strings.")
+    raise InputError(f"{key}={value!r} is invalid: expected a string or a list of strings.")

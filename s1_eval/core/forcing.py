@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
+from s1_eval.core.controlled import ControlledSteps
 from s1_eval.core.loop_guard import CHECK_EVERY, LoopWatch
 from s1_eval.core.plan import BatchPlan, plan_batch
 from s1_eval.core.settings import GenerationSettings, Sampling
@@ -118,6 +119,7 @@ class ForcedRequest:
             ),
             phase="thinking",
             head_len=len(self.prefix),
+            control=forcing.control,
         )
 
     def _after_thinking(self, result: StepResult) -> GenerationStep | None:
@@ -164,9 +166,11 @@ class ForcedRequest:
 
     def _suppress(self, remaining: int) -> GenerationStep | None:
         text = self._ignore_text()
-        ids = self.plan.tokenizer.encode(text)[:remaining] if text else []
+        whole = self.plan.tokenizer.encode(text) if text else []
+        ids = whole[:remaining]
         self.suppressions += 1
-        self.inserted.append(text)
+        # the trace records what went in: a string the cap cut short, as cut
+        self.inserted.append(text if len(ids) == len(whole) else self.plan.tokenizer.decode(ids))
         self.inserted_spans.append((len(self.thinking_ids), len(ids)))
         self.thinking_ids.extend(ids)
         if self.loop_watch is not None:
@@ -380,6 +384,8 @@ def forced_stream(
     holds only a share of it (its seeds follow that place; its plan is the whole batch's,
     ``BatchPlan.share``).
     """
+    if any(plan.settings.forcing.control for _, plan in planned):
+        engine = ControlledSteps(engine)  # prefill, AlphaOne: thinking steps of their own
     requests = {
         (b, i): ForcedRequest(prompt, plan, i, positions[b][i] if positions else None)
         for b, (prompts, plan) in enumerate(planned)

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from s1_eval.common.errors import InputError
+
 #: a guarded thinking step stops after this many tokens so a loop is caught soon after it starts
 CHECK_EVERY = 64
 
@@ -35,7 +37,7 @@ def parse_loop_guard(value: object) -> LoopGuard | None:
     """``"20:3"`` -> LoopGuard(20, 3); None / "" / "off" / "none" -> None; else ValueError."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "none")):
         return None
-    problem = ValueError(
+    problem = InputError(
         f"thinking_loop_guard={value!r} is invalid: expected <ngram>:<repeats> with ngram >= 1 "
         "and repeats >= 2, e.g. thinking_loop_guard=20:3 (stop thinking once a 20-token run "
         "has appeared 3 times)."

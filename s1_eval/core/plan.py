@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from s1_eval.common.errors import InputError
 from s1_eval.common.log import logger
 from s1_eval.core.s1_format import PRESETS, Delimiters, template_thinking
 from s1_eval.core.settings import GenerationSettings
@@ -92,7 +93,7 @@ def plan_batch(
     strings, ids = _split_stops(tokenizer, forcing.delimiters.until_thinking)
     multi_token = [s for s in strings if len(tokenizer.encode(s)) > 1]
     if forcing.min_tokens_thinking and multi_token:
-        raise ValueError(
+        raise InputError(
             f"min_tokens_thinking={forcing.min_tokens_thinking} needs single-token thinking "
             f"stops, but until_thinking {multi_token} is several tokens long: engines only "
             "hold back stop tokens and EOS. Use a single-token until_thinking or drop "
@@ -126,7 +127,7 @@ def _template_state(tokenizer: Tokenizer, prompt: Sequence[int], delimiters: Del
     )
     if state == "opened" and not opened_here:
         name = next(n for n, d in PRESETS.items() if d == found)
-        raise ValueError(
+        raise InputError(
             f"The chat template opens thinking with {found.thinking_start.strip()!r} but the "
             f"thinking delimiters are {delimiters.thinking_start!r} ... "
             f"{delimiters.thinking_end!r}: use preset={name} (or thinking_start/thinking_end "

@@ -4,7 +4,7 @@
                                  "thinking_n_ignore_str": "Wait"}, preset="s1")
 
 Every s1-fork gen_kwarg is accepted under its own name, so published s1 commands run unchanged.
-Each invalid value raises one ``ValueError`` naming the key and what is accepted, before any
+Each invalid value raises one ``InputError`` (a ``ValueError``) naming the key and what is accepted, before any
 generation starts. The result is engine-agnostic; engines translate ``Sampling`` themselves.
 """
 
@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from s1_eval.common.errors import InputError
 from s1_eval.common.log import did_you_mean
 from s1_eval.common.values import as_bool, as_float, as_int, as_strings, unescape
 from s1_eval.core.loop_guard import LoopGuard, parse_loop_guard
 from s1_eval.core.s1_format import PRESETS, Delimiters, PresetName
+from s1_eval.core.thinking_control import GEN_KWARGS as CONTROL_GEN_KWARGS
+from s1_eval.core.thinking_control import ThinkingControl, parse_control
 
 __all__ = [
     "PRESETS",
@@ -75,6 +78,8 @@ class BudgetForcingConfig:
     max_tokens_answer: int | None = None
     #: end thinking once it repeats itself (``thinking_loop_guard=n:r``); None = off
     loop_guard: LoopGuard | None = None
+    #: NoThinking's prefill, NoWait's banned words, AlphaOne (``core.thinking_control``)
+    control: ThinkingControl | None = None
 
     def resolve_cap(self, max_gen_toks: int, longest_prompt: int, count_tokens) -> int | None:
         """The thinking cap in tokens; ``auto`` follows the s1 fork's formula."""
@@ -89,7 +94,7 @@ class BudgetForcingConfig:
             - AUTO_ANSWER_ROOM
         )
         if cap < 1:
-            raise ValueError(
+            raise InputError(
                 f"max_tokens_thinking=auto leaves no thinking budget ({cap} tokens): it is "
                 f"max_gen_toks ({max_gen_toks}) minus the longest prompt ({longest_prompt}) minus "
                 f"the delimiters minus {AUTO_ANSWER_ROOM}. Raise max_gen_toks or give "
@@ -146,11 +151,14 @@ class GenerationSettings:
             "force_thinking": self.force_thinking,
             "answer_room_tokens": self.context.answer_room if self.context else None,
             "unclosed_thinking": self.unclosed_thinking,
+            # only when set, so the records of plain forcing stay as they were
+            **({"thinking_control": f.control.describe()} if f.control else {}),
         }
 
 
-#: Every gen_kwarg the s1 backends accept, with what it does: the one table that validation
-#: (``ACCEPTED_KEYS``) and the generated gen_kwargs reference page both read.
+#: Every gen_kwarg the s1 backends accept, with what it does: the tables that validation
+#: (``ACCEPTED_KEYS``) and the generated gen_kwargs reference page both read (the other
+#: thinking controls' keys are ``s1_eval.core.thinking_control.GEN_KWARGS``).
 FORCING_GEN_KWARGS: dict[str, str] = {
     "max_tokens_thinking": "Thinking cap in tokens. `auto` = max_gen_toks − longest prompt − "
     "delimiters − 100 (the s1 fork's rule); `none` = no cap, but a thinking phase is still forced "
@@ -200,7 +208,7 @@ LM_EVAL_GEN_KWARGS: dict[str, str] = {
 }
 #: the suffix that applies a sampling gen_kwarg to the thinking phase only
 THINKING_SUFFIX = "_thinking"
-_FORCING_KEYS = frozenset(FORCING_GEN_KWARGS)
+_FORCING_KEYS = frozenset(FORCING_GEN_KWARGS) | frozenset(CONTROL_GEN_KWARGS)
 ACCEPTED_KEYS = frozenset(
     SAMPLING_GEN_KWARGS.keys()
     | {k + THINKING_SUFFIX for k in SAMPLING_GEN_KWARGS}
@@ -216,9 +224,9 @@ def forcing_requested(gen_kwargs: dict[str, Any]) -> bool:
     return any("thinking" in key or key in _FORCING_KEYS for key in gen_kwargs)
 
 
-def _unknown_key_error(key: str) -> ValueError:
+def _unknown_key_error(key: str) -> InputError:
     hint = did_you_mean(key, ACCEPTED_KEYS)
-    return ValueError(
+    return InputError(
         f"Unknown gen_kwarg {key!r}.{hint} Accepted: {', '.join(sorted(ACCEPTED_KEYS))}."
     )
 
@@ -227,12 +235,12 @@ def parse_budget(value: str | int | None, key: str = "budget") -> int | str | No
     """A thinking budget as a user gives it (gen_kwarg, sweep grid, file): '512' -> 512,
     'none' -> None (no cap), 'auto' -> 'auto'.
 
-    Anything else raises ValueError("<key>=<value> is invalid: expected ...")."""
+    Anything else raises InputError("<key>=<value> is invalid: expected ...")."""
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # lm-eval reads "-5" in --gen_kwargs as -5.0
-    problem = ValueError(
+    problem = InputError(
         f"{key}={value!r} is invalid: expected a positive integer, 'auto' or 'none'."
     )
     if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -291,7 +299,7 @@ def _delimiters(values: dict[str, Any], preset: PresetName | Delimiters) -> Deli
     elif preset in PRESETS:
         base = PRESETS[preset]
     else:
-        raise ValueError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
+        raise InputError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
     updates: dict[str, Any] = {}
     for key, attr in (
         ("thinking_start", "thinking_start"),
@@ -302,10 +310,14 @@ def _delimiters(values: dict[str, Any], preset: PresetName | Delimiters) -> Deli
         if key in values:
             text = values[key]
             if not isinstance(text, str):
-                raise ValueError(f"{key}={text!r} is invalid: expected a string.")
+                raise InputError(f"{key}={text!r} is invalid: expected a string.")
             updates[attr] = unescape(text)
-    until = [*as_strings("until_thinking", values.get("until_thinking"), split=False)]
-    until += as_strings("until_thinking_2", values.get("until_thinking_2"), split=False)
+    until: list[str] = []
+    for key in ("until_thinking", "until_thinking_2"):
+        stops = as_strings(key, values.get(key), split=False)
+        if not all(stops):  # named by the key that holds it
+            raise InputError(f"{key} contains an empty string: give a non-empty stop.")
+        until += stops
     if until:
         updates["until_thinking"] = tuple(until)
     elif "thinking_end" in updates and "until_thinking" not in values:
@@ -313,9 +325,9 @@ def _delimiters(values: dict[str, Any], preset: PresetName | Delimiters) -> Deli
         updates["until_thinking"] = (*base.until_thinking, updates["thinking_end"])
     result = replace(base, **updates)
     if not result.thinking_end:
-        raise ValueError("thinking_end='' is invalid: the closing delimiter cannot be empty.")
+        raise InputError("thinking_end='' is invalid: the closing delimiter cannot be empty.")
     if any(not s for s in result.until_thinking):
-        raise ValueError("until_thinking contains an empty string: give a non-empty stop.")
+        raise InputError("until_thinking contains an empty string: give a non-empty stop.")
     return result
 
 
@@ -325,14 +337,15 @@ def parse_gen_kwargs(
     preset: PresetName | Delimiters = "s1",
     default_max_gen_toks: int = 32768,
 ) -> GenerationSettings:
-    """Validate lm-eval gen_kwargs and build the settings; raises ValueError naming the key."""
+    """Validate lm-eval gen_kwargs and build the settings; raises InputError naming the key."""
     values = dict(gen_kwargs or {})
     for key in values:
         if key not in ACCEPTED_KEYS:
             raise _unknown_key_error(key)
 
-    max_gen_toks = values.get("max_gen_toks", values.get("max_tokens", default_max_gen_toks))
-    max_gen_toks = as_int("max_gen_toks", max_gen_toks, 1)
+    # named as the user gave it: max_tokens is lm-eval vllm's spelling of max_gen_toks
+    size_key = next((k for k in ("max_gen_toks", "max_tokens") if k in values), "max_gen_toks")
+    max_gen_toks = as_int(size_key, values.get(size_key, default_max_gen_toks), 1)
     until = as_strings("until", values.get("until"), split=False)
 
     sampling = _parse_sampling(values, "", Sampling())
@@ -342,7 +355,7 @@ def parse_gen_kwargs(
     cap = parse_budget(values.get("max_tokens_thinking"), "max_tokens_thinking")
     min_tokens = as_int("min_tokens_thinking", values.get("min_tokens_thinking", 0), 0)
     if isinstance(cap, int) and min_tokens > cap:
-        raise ValueError(
+        raise InputError(
             f"min_tokens_thinking={min_tokens} is larger than max_tokens_thinking={cap}: "
             "give a minimum at or below the cap."
         )
@@ -356,12 +369,12 @@ def parse_gen_kwargs(
     tries = as_int("rejection_max_tries", values.get("rejection_max_tries", 16), 1)
     if rejection:
         if cap is None:
-            raise ValueError(
+            raise InputError(
                 "rejection_sample=true needs max_tokens_thinking (the cap each sample must fit "
                 "under): add max_tokens_thinking=N."
             )
         if thinking_sampling.greedy:
-            raise ValueError(
+            raise InputError(
                 "rejection_sample=true needs temperature > 0 (greedy decoding would resample "
                 "the same thinking): add temperature=1 (or temperature_thinking=...)."
             )
@@ -379,6 +392,7 @@ def parse_gen_kwargs(
         rejection_max_tries=tries,
         max_tokens_answer=answer_cap,
         loop_guard=parse_loop_guard(values.get("thinking_loop_guard")),
+        control=parse_control(values, delimiters, cap),
     )
     return GenerationSettings(
         forcing=forcing,

@@ -45,6 +45,8 @@ def signature(step: GenerationStep) -> str:
         step.min_tokens,
         step.phase,
     )
+    if step.control is not None:  # only then, so the signatures of stored trajectories hold
+        fields += (step.control,)
     return hashlib.sha256(repr(fields).encode()).hexdigest()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from s1_eval.core.settings import Sampling
+from s1_eval.core.thinking_control import ThinkingControl
 
 Phase = Literal["thinking", "answer"]
 
@@ -32,6 +33,8 @@ class GenerationStep:
     #: how many leading ids are the request's own prompt (every step of the request starts
     #: with them): an engine spreading steps over servers keeps equal heads on one server
     head_len: int = 0
+    #: a decode-time method's controls (prefill, banned words, AlphaOne): ``core.controlled``
+    control: ThinkingControl | None = None
 
 
 @dataclass(frozen=True)

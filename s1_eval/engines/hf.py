@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Any
 
+from s1_eval.common.errors import InputError
 from s1_eval.common.log import logger
 from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.lazy import LazyEngine
@@ -33,7 +34,7 @@ def resolve_device(device: str | None) -> str:
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(
+        raise InputError(
             f"device={device!r} is invalid: expected cpu, cuda, cuda:N, mps (or another torch "
             "device name)."
         ) from None
@@ -67,13 +68,13 @@ def prepare(
     from transformers import AutoConfig
 
     if dtype != "auto" and not isinstance(getattr(torch, str(dtype), None), torch.dtype):
-        raise ValueError(
+        raise InputError(
             f"dtype={dtype!r} is invalid: expected float32, bfloat16, float16 or auto."
         )
     if max_model_len is not None and (
         isinstance(max_model_len, bool) or not isinstance(max_model_len, int) or max_model_len < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"max_model_len={max_model_len!r} is invalid: expected a positive integer (the "
             "context length in tokens), or leave it out to use the model's own."
         )
@@ -83,7 +84,7 @@ def prepare(
             pretrained, revision=revision, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError) as error:
-        raise ValueError(
+        raise InputError(
             f"pretrained={pretrained!r}: cannot load its config ({str(error).splitlines()[0]}). "
             "Give a local model folder or a Hugging Face model name (downloaded or reachable)."
         ) from None
@@ -185,6 +186,7 @@ class HFEngine:
             eos_token_id=stop_ids,
             pad_token_id=hf.pad_token_id if hf.pad_token_id is not None else stop_ids[0],
             stop_strings=list(step.stop) or None,
+            bad_words_ids=bad_word_ids(self.tokenizer, step.control) or None,
         )
         if s.seed is not None:
             torch.manual_seed(s.seed)
@@ -218,3 +220,11 @@ class HFEngine:
             index, stop = min(hits)
             return StepResult(tuple(new), text[:index], "stop", stop)
         return StepResult(tuple(new), text, "length")
+
+
+def bad_word_ids(tokenizer, control) -> list[list[int]]:
+    """NoWait's banned words as token sequences, with and without a leading space (as vLLM)."""
+    if control is None:
+        return []
+    sequences = {tuple(tokenizer.encode(p + w)) for w in control.bad_words for p in ("", " ")}
+    return [list(ids) for ids in sorted(sequences) if ids]

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from s1_eval.common.errors import InputError
 from s1_eval.common.log import logger
 from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.vllm import as_step_result, sampling_fields
@@ -35,7 +36,7 @@ def split_urls(base_url: str) -> list[str]:
         if not url:
             continue
         if not re.match(r"^https?://[^/]+", url):
-            raise ValueError(
+            raise InputError(
                 f"base_url={url!r} is invalid: expected http(s)://HOST:PORT[/v1], several "
                 "separated by ';'."
             )
@@ -43,7 +44,7 @@ def split_urls(base_url: str) -> list[str]:
         root = re.sub(r"/v1(/completions)?$", "", root)
         roots.append(root)
     if not roots:
-        raise ValueError("base_url is empty: give http://HOST:PORT/v1 of a running vllm serve.")
+        raise InputError("base_url is empty: give http://HOST:PORT/v1 of a running vllm serve.")
     return roots
 
 
@@ -70,7 +71,7 @@ def probe(roots: list[str], model: str | None, timeout: float = 10.0) -> tuple[l
             served = _served_models(root, timeout)
         except urllib.error.HTTPError as error:
             if error.code == 401:
-                raise ValueError(
+                raise InputError(
                     f"The server at {root} refused the API key: set {API_KEY_ENV} to the key "
                     "it was started with (vllm serve --api-key)."
                 ) from None
@@ -82,13 +83,13 @@ def probe(roots: list[str], model: str | None, timeout: float = 10.0) -> tuple[l
         names = [card["id"] for card in served]
         wanted = model if model is not None else (names[0] if len(names) == 1 else None)
         if wanted not in names:
-            raise ValueError(
+            raise InputError(
                 f"model={model!r} is not served at {root}: it serves {names}. Set "
                 "model= to one of them (the name given to vllm serve or --served-model-name)."
             )
         cards[root] = next(card for card in served if card["id"] == wanted)
     if not cards:
-        raise ValueError(
+        raise InputError(
             f"No vLLM server reachable at base_url: {'; '.join(failures)}. Start one with "
             "`vllm serve MODEL` and pass base_url=http://HOST:PORT/v1."
         )

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from s1_eval.common.errors import InputError
 from s1_eval.core.forcing import PlannedBatch, forced_stream
 from s1_eval.core.sharing import SharedSteps, StepStore
 from s1_eval.trace import ForcedText
@@ -115,7 +116,7 @@ class ReplicaPool:
         ray = import_ray()
         gpus = _cuda_devices()
         if gpus and gpus < replicas * gpus_per_replica:
-            raise ValueError(
+            raise InputError(
                 f"data_parallel_size={replicas} needs {replicas * gpus_per_replica} GPUs "
                 f"({gpus_per_replica} per replica) but {gpus} are visible: lower "
                 "data_parallel_size or tensor_parallel_size."

@@ -15,7 +15,9 @@ model trained on them would: "Think for up to N tokens" (or N steps of ``STEP_CH
 patience, a "short"/"long amount of thinking" prompt halves/doubles it, and so does a
 ``reasoning_effort`` of low/high passed to its chat template. Tokens are characters, plus a few
 special tokens; the engine applies max_tokens, stops, EOS, min_tokens and the context length
-(``max_model_len``: a step ends with "length" when the context is full) as vLLM does.
+(``max_model_len``: a step ends with "length" when the context is full) as vLLM does, and
+banned words (a step's ``control.bad_words``) as vLLM's ``bad_words``: the token that would
+complete one, with or without a leading space, within the step, is written as a space instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import zlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from s1_eval.common.errors import InputError
 from s1_eval.core.s1_format import PRESETS, Delimiters
 from s1_eval.core.settings import Sampling
 from s1_eval.core.steps import GenerationStep, StepResult
@@ -240,9 +243,14 @@ class ScriptedEngine:
         stop_ids = set(step.stop_token_ids) | self.tokenizer.eos_token_ids
         out: list[int] = []
         generated = ""
+        # NoWait: as vLLM's bad_words, each word with and without a leading space, in this step
+        words = step.control.bad_words if step.control is not None else ()
+        bans = tuple(p + w for w in words for p in ("", " "))
         while True:
             first, second = self._choose(text, opened, question)
             token = second if first in stop_ids and len(out) < step.min_tokens else first
+            if bans and (generated + self.tokenizer.decode([token])).endswith(bans):
+                token = self.tokenizer.encode(" ")[0]  # a banned word's last token gives way
             out.append(token)
             self.stats["generated_tokens"] += 1
             if token in stop_ids:
@@ -262,7 +270,7 @@ class ScriptedEngine:
 
 def _positive(name: str, value: object, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {least}.")
+        raise InputError(f"{name}={value!r} is invalid: expected an integer >= {least}.")
     return value
 
 

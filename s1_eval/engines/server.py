@@ -28,7 +28,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from s1_eval.common.errors import ServerUnavailable
+from s1_eval.common.errors import InputError, ServerUnavailable
 from s1_eval.common.log import logger
 from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.lazy import LazyEngine
@@ -69,16 +69,16 @@ def prepare(
         ("max_retries", max_retries, 0),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name}={value!r} is invalid: expected a whole number ≥ {least}.")
+            raise InputError(f"{name}={value!r} is invalid: expected a whole number ≥ {least}.")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"timeout={timeout!r} is invalid: expected seconds > 0.")
+        raise InputError(f"timeout={timeout!r} is invalid: expected seconds > 0.")
     roots, card = probe(split_urls(base_url), model)
     # the card's root is the folder or hub name the server loaded: the same tokenizer files
     source = tokenizer or card.get("root") or card["id"]
     loop_tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code)
     context = max_model_len or card.get("max_model_len")
     if not context:
-        raise ValueError("The server does not report max_model_len: give max_model_len=N.")
+        raise InputError("The server does not report max_model_len: give max_model_len=N.")
     settings = ServerSettings(card["id"], num_concurrent, max_retries, float(timeout))
     return LazyEngine(
         "server",

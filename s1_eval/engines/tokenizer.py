@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from s1_eval.common.errors import InputError
+
 
 class HFTokenizer:
     """Adapts a Hugging Face tokenizer to the forcing loop's ``Tokenizer`` protocol."""
@@ -58,7 +60,7 @@ def load_tokenizer(
         )
     except (OSError, ValueError) as error:
         key = "tokenizer" if tokenizer else "pretrained"
-        raise ValueError(
+        raise InputError(
             f"{key}={source!r}: cannot load its tokenizer ({str(error).splitlines()[0]}). Give "
             "a local model folder or a Hugging Face model name (downloaded or reachable)."
         ) from None

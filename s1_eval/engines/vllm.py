@@ -17,6 +17,7 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
+from s1_eval.common.errors import InputError
 from s1_eval.common.log import did_you_mean
 from s1_eval.core.steps import GenerationStep, StepResult
 from s1_eval.engines.lazy import LazyEngine
@@ -60,7 +61,7 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
     known = {f.name for f in dataclasses.fields(vllm.EngineArgs)} - {"model"}
     for key in engine_args:
         if key not in known:
-            raise ValueError(
+            raise InputError(
                 f"Unknown model_arg {key!r} for s1_vllm.{did_you_mean(key, known)} Accepted: "
                 "pretrained, preset, max_gen_toks, the delimiter defaults "
                 "(thinking_start, thinking_end, until_thinking, thinking_cap_message, "
@@ -75,12 +76,12 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
         field, message = _detail(error)
         keys = [k for k in engine_args if _mentions(field, message, k)]
         if not keys:
-            raise ValueError(
+            raise InputError(
                 f"pretrained={pretrained!r}: vLLM cannot set up this model ({message}). Give a "
                 "local model folder or a Hugging Face model name (downloaded or reachable)."
             ) from None
         named = ", ".join(f"{k}={engine_args[k]!r}" for k in keys)
-        raise ValueError(f"model_arg {named} is invalid for s1_vllm: {message}") from None
+        raise InputError(f"model_arg {named} is invalid for s1_vllm: {message}") from None
 
 
 def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
@@ -92,7 +93,7 @@ def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
 
         import_ray()  # missing Ray fails now, not after the model loaded
         if engine_args.get("enable_expert_parallel"):
-            raise ValueError(
+            raise InputError(
                 f"data_parallel_size={replicas} with enable_expert_parallel=True is not "
                 "supported (as in lm-eval's vllm): replicas are independent engines. Use "
                 "tensor_parallel_size > 1 with data_parallel_size=1 instead."
@@ -148,7 +149,13 @@ def sampling_fields(step: GenerationStep, max_tokens: int) -> dict[str, Any]:
         # lm-eval's vllm backend sets both ("HF defaults"), so plain generations match it
         "skip_special_tokens": False,
         "spaces_between_special_tokens": False,
+        # NoWait: vLLM bans each word's tokens, and the spaced form where it is as many tokens
+        **({"bad_words": list(step.control.bad_words)} if banned(step) else {}),
     }
+
+
+def banned(step: GenerationStep) -> bool:
+    return step.control is not None and bool(step.control.bad_words)
 
 
 def sampling_params(step: GenerationStep, max_tokens: int):

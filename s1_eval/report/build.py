@@ -32,6 +32,7 @@ from s1_eval.report.metrics import (
     in_control,
     per_correct,
 )
+from s1_eval.report.parallel import with_parallel_runs
 from s1_eval.report.statistics import scaling_interval
 from s1_eval.runs.samples import Cell, load_cells
 
@@ -244,7 +245,7 @@ def build_report(
 ) -> Report:
     """Read every run folder and compute cell rows and curves."""
     cells, warnings = load_cells(paths, metric=metric, filter_name=filter_name)
-    return report_from_cells(cells, warnings)
+    return report_from_cells(with_parallel_runs(cells), warnings)
 
 
 def _length_note(row: CellRow, stats: CellStats) -> str:

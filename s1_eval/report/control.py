@@ -1,5 +1,6 @@
 """Control's bounds per run (s1 paper, Eq. 1): a budget bounds every budgeted method; class
-prompts are bounded by the run without a prompt; chat-template levels by their neighbours.
+prompts are bounded by the run without a prompt; chat-template levels by their neighbours;
+NoThinking (whose budget limits the answer) is not bounded.
 
     a_min, a_max = run_bounds(setting, {s: mean_thinking for s in settings_of_one_curve})
 """
@@ -39,6 +40,8 @@ def run_bounds(
         return (None, baseline) if setting.level == "short" else (baseline, None)
     if setting.method == "chat-template":
         return _neighbour_bounds(setting, thinking)
+    if setting.method == "nothinking":  # its budget limits the answer; the thinking is fixed
+        return None, None
     cap = setting.cap
     return None, (float(cap) if cap is not None else None)
 

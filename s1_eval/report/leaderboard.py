@@ -18,6 +18,7 @@ from s1_eval.report.build import CellRow, CurveRow, Report
 from s1_eval.report.compare import comparison_table, seed_table
 from s1_eval.report.methods_table import method_rows, methods_json, methods_markdown
 from s1_eval.report.metrics import SCALING_KEY, SCALING_UNIT
+from s1_eval.runs.methods import SOURCES
 
 
 def _seconds(row: CellRow) -> str:
@@ -146,12 +147,18 @@ def report_files(report: Report, out_dir: str | Path, stem: str = "leaderboard")
 
 def _methods_files(report: Report, out: Path) -> dict[Path, str]:
     """methods.md and methods.json beside the leaderboard when a run compared control methods."""
-    if not method_rows(report):
+    rows = method_rows(report)
+    if not rows:
         return {}
-    return {
+    files: dict[Path, str | bytes] = {
         out / "methods.md": methods_markdown(report),
         out / "methods.json": methods_json(report),
     }
+    if any(r.method.split(",")[0] in SOURCES for r in rows):  # methods beyond the paper's
+        from s1_eval.report.methods_figure import METHODS_FIGURE, render_methods_figure
+
+        files[out / METHODS_FIGURE] = render_methods_figure(report)
+    return files
 
 
 def write_report(report: Report, out_dir: str | Path, stem: str = "leaderboard") -> list[Path]:

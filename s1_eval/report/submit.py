@@ -20,7 +20,6 @@ import platform
 import random
 import shlex
 import shutil
-import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,14 @@ from importlib import metadata
 from pathlib import Path
 
 from s1_eval.common.files import TMP_PREFIX, UnreadableFile, read_json, replacing, replacing_dir
+from s1_eval.report.archive import (
+    DEFAULT_LIMITS,
+    ArchiveLimits,
+    ScannedArchive,
+    is_archive,
+    scan_archive,
+    unpack,
+)
 from s1_eval.runs.folder import CELL_FILE, is_sweep
 from s1_eval.runs.lock import HOLDER_FILE, LOCK_FILE
 
@@ -196,28 +203,28 @@ def _fill(folder: Path, runs: Sequence[Path], names: Sequence[str], submission: 
 
 def is_bundle(path: Path) -> bool:
     # either file makes a folder a bundle, so deleting one cannot turn it into a plain run folder
-    return _is_targz(path) or (path / MANIFEST).is_file() or (path / SUBMISSION).is_file()
+    return is_archive(path) or (path / MANIFEST).is_file() or (path / SUBMISSION).is_file()
 
 
-def open_bundle(path: Path, scratch: Path) -> tuple[Path, list[str]]:
-    """The bundle's folder: ``path`` itself, or a .tar.gz unpacked into ``scratch``; and the
-    archive's entries beside that folder (a bundle has none)."""
-    if not _is_targz(path):
-        return path, []
-    with tarfile.open(path) as tar:
-        # the "data" filter refuses links and paths that leave scratch (an untrusted archive)
-        if sys.version_info >= (3, 12) or hasattr(tarfile, "data_filter"):
-            tar.extractall(scratch, filter="data")
-        else:  # pragma: no cover - Pythons without extraction filters
-            for member in tar.getmembers():
-                if not (member.isfile() or member.isdir()) or ".." in Path(member.name).parts:
-                    raise ValueError(f"{path}: unsafe entry {member.name!r}")
-            tar.extractall(scratch)
-    folders = [p for p in scratch.iterdir() if p.is_dir()]
-    bundles = [p for p in folders if is_bundle(p)] or folders
+def open_bundle(
+    path: Path, scratch: Path, scanned: ScannedArchive | None = None
+) -> tuple[Path, list[str], dict[str, str] | None]:
+    """The bundle's folder: ``path`` itself, or an archive's bundle folder unpacked into
+    ``scratch`` once every member passed ``scan_archive`` (``scanned``: its result, when the
+    caller scanned it already); the archive's entries beside that folder (a bundle has none);
+    and the archive's file hashes, taken as it streamed by."""
+    if not is_archive(path):
+        return path, [], None
+    scanned = scanned or scan_archive(path)
+    folders, files = scanned.top_level()
+    bundles = [
+        f for f in folders if {MANIFEST, SUBMISSION} & set(scanned.files_under(f))
+    ] or folders
     if len(bundles) != 1:
         raise ValueError(f"{path}: not one bundle folder inside")
-    return bundles[0], sorted(p.name for p in scratch.iterdir() if p != bundles[0])
+    [root] = bundles
+    hashes = unpack(scanned, scratch, under=root)
+    return scratch / root, sorted({*folders, *files} - {root}), hashes
 
 
 def _read(folder: Path, name: str) -> tuple[dict | None, str | None]:
@@ -233,8 +240,13 @@ def _read(folder: Path, name: str) -> tuple[dict | None, str | None]:
     return (data, None) if isinstance(data, dict) else (None, f"{name}: not a JSON object")
 
 
-def bundle_problems(folder: Path) -> tuple[list[str], list[Path]]:
-    """One line per edited, missing or added file; and the run folders to re-grade."""
+def bundle_problems(
+    folder: Path, hashes: dict[str, str] | None = None
+) -> tuple[list[str], list[Path]]:
+    """One line per edited, missing or added file; and the run folders to re-grade.
+
+    ``hashes``: every file's SHA-256 by relative path, when already known (an archive's, from
+    its scan); else each file under ``folder`` is hashed."""
     # every copied run, whatever submission.json lists: a run left off that list is re-graded too
     runs = [p for p in sorted((folder / "runs").glob("*")) if p.is_dir()]
     manifest, problem = _read(folder, MANIFEST)
@@ -242,18 +254,20 @@ def bundle_problems(folder: Path) -> tuple[list[str], list[Path]]:
     if not isinstance(expected, dict):  # with no hashes nothing can be compared: say so once
         return [f"{problem or MANIFEST + ': lists no files'} (no file can be checked)"], runs
     # every file, locks and temporary folders too: make_bundle copies none, so any is added
-    found = {
-        p.relative_to(folder).as_posix(): p
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p != folder / MANIFEST
-    }
+    if hashes is None:
+        hashes = {
+            p.relative_to(folder).as_posix(): sha256(p)
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+    found = {rel: digest for rel, digest in hashes.items() if rel != MANIFEST}
     problems = []
     for rel in sorted(set(expected) | set(found)):
         if rel not in found:
             problems.append(f"{rel}: missing (listed in the manifest)")
         elif rel not in expected:
             problems.append(f"{rel}: added (not in the manifest)")
-        elif sha256(found[rel]) != expected[rel]:
+        elif found[rel] != expected[rel]:
             problems.append(f"{rel}: edited (SHA-256 differs from the manifest)")
     return problems, runs
 
@@ -265,24 +279,35 @@ def _unpacked_from(where: str, unpacked: dict[Path, Path]) -> tuple[Path, Path]:
     return Path(where), Path(where)
 
 
-def verify_with_bundles(paths: Sequence[str | Path], include_path=()) -> tuple[list, str]:
+def verify_with_bundles(
+    paths: Sequence[str | Path], include_path=(), limits: ArchiveLimits = DEFAULT_LIMITS
+) -> tuple[list, str]:
     """`s1-eval verify`: a bundle's manifest is checked first, then its runs are re-graded with
-    the plain run folders given beside it."""
+    the plain run folders given beside it. An archive is unpacked into a temporary folder,
+    removed whatever happens, only once all its members passed ``scan_archive``'s rules."""
     from s1_eval.report.verify import Problem, verify_runs
 
     problems: list = []
     runs: list[Path] = []
     bundles = 0
     unpacked: dict[Path, Path] = {}
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if path.suffix == ".zip":
+            raise ValueError(
+                f"{path}: a zip archive is not read; give the .tar.gz that `s1-eval submit` writes"
+            )
+    # every archive passes its scan before anything is written, the temporary folder included
+    scans = {path: scan_archive(path, limits) for path in paths if is_archive(path)}
     with tempfile.TemporaryDirectory() as scratch:
-        for index, path in enumerate(map(Path, paths)):
+        for index, path in enumerate(paths):
             if not is_bundle(path):
                 runs.append(path)
                 continue
-            folder, beside = open_bundle(path, Path(scratch) / str(index))
+            folder, beside, hashes = open_bundle(path, Path(scratch) / str(index), scans.get(path))
             if folder != path:
                 unpacked[folder] = path
-            lines, bundle_runs = bundle_problems(folder)
+            lines, bundle_runs = bundle_problems(folder, hashes)
             lines += [f"{name}: added (beside the bundle folder in the archive)" for name in beside]
             problems += [Problem(str(path), line) for line in lines]
             runs += bundle_runs

@@ -144,6 +144,8 @@ class Setting:
 
     @property
     def cap(self) -> int | None:
+        if self.method == "nothinking":  # its budget limits the answer, not the thinking
+            return None
         return self.budget if isinstance(self.budget, int) else None
 
     def gen_kwargs(self) -> dict[str, Any]:
@@ -158,7 +160,7 @@ class Setting:
         if self.seed is not None:
             out[SEED_KEY] = self.seed
         if self.method:
-            out.update(method_gen_kwargs(self.method))
+            out.update(method_gen_kwargs(self.method, self.level, self.budget))
         return out
 
     def to_dict(self) -> dict[str, Any]:

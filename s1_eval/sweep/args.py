@@ -82,7 +82,22 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         **lists,
         help="control methods side by side (comma-separated): forcing, prompt-tokens, "
         "prompt-tokens+forcing, prompt-steps, prompt-steps+forcing, prompt-class, chat-template, "
-        "rejection; each turns --budgets into its own cells (default: forcing only)",
+        "rejection, nothinking, early-stop, alphaone, nowait, majority, short-m; each turns "
+        "--budgets into its own cells (default: forcing only)",
+    )
+    parser.add_argument(
+        "--alpha", default=None, help="alphaone: alpha levels, e.g. 0.5,0.8 (default 0.5)"
+    )
+    parser.add_argument(
+        "--parallel_k",
+        default=None,
+        help="majority, short-m: sample counts k, e.g. 1,2,4 (default); max(k) seeded samples run",
+    )
+    parser.add_argument("--short_m", type=int, default=None, help="short-m: m (default 1)")
+    parser.add_argument(
+        "--banned_words",
+        default=None,
+        help="nowait: words banned while thinking, separated by | (default: NoWait's list)",
     )
     parser.add_argument(
         "--step_tokens",
@@ -230,7 +245,7 @@ def _with_methods(args: argparse.Namespace, forcing: tuple) -> tuple:
 
     methods = getattr(args, "methods", None)
     if not methods:
-        for option in ("step_tokens", "template_levels"):
+        for option in ("step_tokens", "template_levels", *DECODING_OPTIONS):
             if getattr(args, option, None) is not None:
                 raise ValueError(f"{option}: only used with --methods")
         return forcing
@@ -239,8 +254,28 @@ def _with_methods(args: argparse.Namespace, forcing: tuple) -> tuple:
         budgets=tuple(parse_budget(b, "budgets") for b in args.budgets.split(",") if b.strip()),
         step_tokens=args.step_tokens if args.step_tokens is not None else DEFAULT_STEP_TOKENS,
         template_levels=parse_template_levels(args.template_levels) if args.template_levels else (),
+        decoding=decoding_levels(args),
     )
     return method_settings(grid, forcing)
+
+
+DECODING_OPTIONS = ("alpha", "parallel_k", "short_m", "banned_words")
+
+
+def decoding_levels(args: argparse.Namespace):
+    """``--alpha``, ``--parallel_k``, ``--short_m``, ``--banned_words`` (defaults when absent)."""
+    from s1_eval.sweep.decoding import DecodingLevels, parse_numbers
+
+    given = {}
+    if getattr(args, "alpha", None) is not None:
+        given["alphas"] = parse_numbers("alpha", args.alpha, float)
+    if getattr(args, "parallel_k", None) is not None:
+        given["parallel_k"] = parse_numbers("parallel_k", args.parallel_k, int)
+    if getattr(args, "short_m", None) is not None:
+        given["short_m"] = args.short_m
+    if getattr(args, "banned_words", None) is not None:
+        given["banned_words"] = tuple(w.strip() for w in args.banned_words.split("|"))
+    return DecodingLevels(**given)
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -12,7 +12,10 @@ Each method turns the sweep's budgets (or its own levels) into cells:
 - ``prompt-class``: the paper's two generic prompts ("short", "long"), beside a run without one;
 - ``chat-template``: levels of one chat-template variable (``reasoning_effort=low,medium,high``,
   ``enable_thinking=false,true``), each cell rendering the template with its level;
-- ``rejection``: sample until the thinking fits the budget B (``rejection_sample``).
+- ``rejection``: sample until the thinking fits the budget B (``rejection_sample``);
+- decode-time methods since s1, each a cell per budget B (``s1_eval.sweep.decoding`` has their
+  sources and levels): ``nothinking``, ``early-stop``, ``alphaone`` (x alpha levels),
+  ``nowait``, and the parallel ``majority`` / ``short-m`` (k seeded samples at the largest B).
 
 The sentences are the s1 fork's (``s1_eval.tasks.prompts``, from its task code, which its
 ``PROMPTTOKEN``/``PROMPTSTEP``/``PROMPTSHORT``/``PROMPTLONG`` variables switch on). Control of a
@@ -24,11 +27,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from s1_eval.runs.folder import Setting
 from s1_eval.runs.methods import CLASS_LEVELS, DEFAULT_STEP_TOKENS, check_method
+from s1_eval.sweep.decoding import DecodingLevels, decoding_settings
 
 #: methods whose cells come from their own levels (or the forcing grid), not from --budgets
 _LEVELLED = ("forcing", "prompt-class", "chat-template")
@@ -44,10 +48,13 @@ class MethodGrid:
     step_tokens: int = DEFAULT_STEP_TOKENS
     #: one chat-template variable's levels, e.g. ("reasoning_effort=low", "reasoning_effort=high")
     template_levels: tuple[str, ...] = ()
+    #: the decode-time methods' levels (alpha, k, m, banned words): ``sweep.decoding``
+    decoding: DecodingLevels = field(default_factory=DecodingLevels)
 
     def __post_init__(self) -> None:
         for name in self.methods:
             check_method(name)
+        self.decoding.check(self.methods)
         numeric = [b for b in self.budgets if isinstance(b, int)]
         needs_numbers = [m for m in self.methods if m not in _LEVELLED]
         if needs_numbers and not numeric:
@@ -94,6 +101,8 @@ def method_settings(grid: MethodGrid, forcing: Sequence[Setting]) -> tuple[Setti
             out.update(dict.fromkeys(Setting(method=method, level=c) for c in CLASS_LEVELS))
         elif method == "chat-template":
             out.update(dict.fromkeys(Setting(method=method, level=v) for v in grid.template_levels))
+        else:
+            out.update(dict.fromkeys(decoding_settings(method, numeric, grid.decoding)))
     return tuple(out)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from s1_eval.tasks.datafiles import REQUIRED, read_rows
+from s1_eval.tasks.datafiles import REQUIRED, DataFileError, read_rows
 
 if TYPE_CHECKING:  # imported when rows are loaded: reports and plots only need the tables
     import datasets
@@ -233,13 +233,16 @@ def local_file(
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"{source.key}: data file {path} does not exist")
+            raise DataFileError(
+                f"{source.key}: data file {path} does not exist; set {source.file_env} to an "
+                "existing file"
+            )
         return path
     folder = data_dir or os.environ.get(DATA_DIR_ENV)
     if folder:
         path = Path(folder).expanduser() / source.local_name
         if not path.is_file():
-            raise FileNotFoundError(
+            raise DataFileError(
                 f"{source.key}: {path} does not exist ({DATA_DIR_ENV} or metadata s1_data_dir "
                 f"points at {folder}); add the file or set {source.file_env} to its path"
             )

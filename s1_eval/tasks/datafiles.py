@@ -10,13 +10,11 @@ sample against nothing. Files may be .jsonl, .json (a list of rows), .csv or .pa
 from __future__ import annotations
 
 import csv
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from s1_eval.common.errors import S1EvalError
+from s1_eval.common.errors import InputError
 from s1_eval.common.files import UnreadableFile, json_kind, read_json, read_jsonl, read_text
 
 #: per benchmark kind, the columns a row needs: each entry lists accepted spellings, first wins
@@ -31,15 +29,10 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
 }
 FORMATS = ".jsonl, .json (a list of rows), .csv, .parquet"
-DEBUG_ENV = "S1_EVAL_DEBUG"
 
 
-class DataFileError(S1EvalError, ValueError):
+class DataFileError(InputError):
     """A local data file that cannot be used as is; the message says where and how to fix it."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        _report_without_traceback()
 
 
 def read_rows(
@@ -141,21 +134,3 @@ def _check_row(
                 f"{path}, {where}: the {present[0]!r} column is empty; {what} needs a value in "
                 f"every row. Fill it in or drop the row. {fix}".strip()
             )
-
-
-def _report_without_traceback() -> None:
-    """lm-eval's CLI has no error handler, so an uncaught data error would end ~50 lines of
-    lm-eval frames. Print it as one line instead (S1_EVAL_DEBUG=1 keeps the traceback); code
-    that catches the exception, or any other exception, is unaffected."""
-    previous = sys.excepthook
-    if os.environ.get(DEBUG_ENV) == "1" or getattr(previous, "_s1_eval", False):
-        return
-
-    def hook(kind, error, traceback):
-        if isinstance(error, DataFileError):
-            print(f"error: {error} (S1_EVAL_DEBUG=1 shows the traceback)", file=sys.stderr)
-        else:
-            previous(kind, error, traceback)
-
-    hook._s1_eval = True
-    sys.excepthook = hook

@@ -15,6 +15,8 @@ from typing import Any
 
 import datasets
 
+from s1_eval.common.errors import InputError
+
 NAMES = ("Tom", "Anna", "Ben", "Mia", "Sam", "Lily", "Max", "Emma", "Leo", "Zoe")
 OBJECTS = ("apples", "pencils", "marbles", "stickers", "cookies", "books", "coins", "cards")
 DEFAULT_NUM_PROBLEMS = 50
@@ -79,7 +81,7 @@ def generate_problems(
     difficulty: int = DEFAULT_DIFFICULTY,
 ) -> list[dict[str, Any]]:
     if difficulty not in LEVELS:
-        raise ValueError(f"difficulty must be one of {sorted(LEVELS)}, got {difficulty!r}")
+        raise InputError(f"difficulty must be one of {sorted(LEVELS)}, got {difficulty!r}")
     templates, top = LEVELS[difficulty]
     rng = random.Random(f"s1-eval-demo/{seed}/{difficulty}")
     rows = []
