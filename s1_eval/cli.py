@@ -219,7 +219,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The README's main job: s1 in miniature, offline on SmolLM2 (see s1_eval.demo.run)."""
+    """`make demo`'s job: s1 in miniature, offline on SmolLM2 (see s1_eval.demo.run)."""
     from s1_eval.demo.run import run as demo
 
     if args.stock and args.methods:

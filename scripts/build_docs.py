@@ -417,12 +417,6 @@ IMAGES: dict[str, str] = {
 # -- generated sections in hand-written pages ----------------------------------------------------
 
 
-def _parity() -> str:
-    from s1_eval.backends.parity import readme_table
-
-    return readme_table()
-
-
 def _methods() -> str:
     from s1_eval.report.build import build_report
     from s1_eval.report.methods_table import methods_markdown
@@ -444,6 +438,13 @@ def _decode_methods() -> str:
 
 def _load() -> str:
     return (RESULTS / "load" / "server_load.md").read_text()
+
+
+def _demo_headline() -> str:
+    """The README's demo table: native against k forced "Wait"s, and the string ablation."""
+    from s1_eval.demo.report import measure_demo, wait_table
+
+    return wait_table(measure_demo(RESULTS / "demo")).rstrip("\n") + "\n"
 
 
 def _demo() -> str:
@@ -482,7 +483,7 @@ def _reproducibility() -> str:
 
 SECTIONS: dict[str, Callable[[], str]] = {
     "demo": _demo,
-    "parity": _parity,
+    "demo-headline": _demo_headline,
     "methods": _methods,
     "decode-methods": _decode_methods,
     "load": _load,

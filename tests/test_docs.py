@@ -161,7 +161,7 @@ def _commands(text: str) -> list[list[str]]:
 
 
 def _examples() -> list[Path]:
-    return sorted(DOCS.glob("*.md"))
+    return [REPO / "README.md", *sorted(DOCS.glob("*.md"))]
 
 
 @pytest.mark.parametrize("page", _examples(), ids=lambda p: p.name)

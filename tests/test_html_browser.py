@@ -5,7 +5,7 @@
 Selenium drives Debian's ``chromium`` through its ``chromium-driver`` (``make install`` installs
 both; the two packages share one version, so the driver always matches the browser). The page is
 written by the real CLI, ``s1-eval report results/demo --html``. results/demo/leaderboard.png,
-shown in the README, is a screenshot of that page; it carries the page's text outside the
+shown on the Leaderboard docs page, is a screenshot of that page; it carries the page's text outside the
 figures in a PNG text chunk, and the test fails when the page built now shows other text.
 """
 

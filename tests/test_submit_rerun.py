@@ -1,6 +1,6 @@
 """A bundle's own re-run command, run as written on the real engine: `s1-eval sweep` on SmolLM2,
-`s1-eval submit`, then the `rerun` line of submission.json in the bundle folder (as the README's
-"Verifying a submitted run" says), which must re-generate the same greedy samples."""
+`s1-eval submit`, then the `rerun` line of submission.json in the bundle folder (as the Leaderboard
+docs page's "Verify and submit" says), which must re-generate the same greedy samples."""
 
 from __future__ import annotations
 

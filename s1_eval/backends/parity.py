@@ -1,7 +1,7 @@
 """Every model_arg of lm-eval's own ``vllm`` backend, classified once for ``s1_vllm`` and
 ``s1_server``: accepted with the same meaning, or rejected before any engine starts with one
-line saying why and what to use instead. The backends consult it; the README's table is
-rendered from it; a test fails when upstream gains an arg that is not classified here.
+line saying why and what to use instead. The backends consult it; the docs' model_args page
+renders its table from it; a test fails when upstream gains an arg that is not classified here.
 
     parity.apply("s1_vllm", kwargs)   # ValueError: model_arg lora_local_path='x' is not supported ...
 """
@@ -118,7 +118,7 @@ def _cell(name: str, status: Status) -> str:
 
 
 def readme_table() -> str:
-    """The README's parity table, one row per upstream model_arg."""
+    """The parity table of the docs' model_args page, one row per upstream model_arg."""
     rows = [
         "| lm-eval `vllm` model_arg | `s1_vllm` | `s1_server` | note |",
         "|---|---|---|---|",

@@ -50,8 +50,8 @@ GEN_KWARGS: dict[str, str] = {
     "thinking_bad_words": "NoWait (arXiv 2506.08343): words no thinking step may write, each "
     "in its lower, Capitalised and UPPER spelling.",
     "thinking_alpha": "AlphaOne (arXiv 2505.24863): the alpha moment is alpha × the thinking "
-    "cap (needs max_tokens_thinking); before it \"Wait\" is inserted at paragraph breaks, after "
-    "it the next \"Wait\" ends the thinking.",
+    'cap (needs max_tokens_thinking); before it "Wait" is inserted at paragraph breaks, after '
+    'it the next "Wait" ends the thinking.',
     "thinking_alpha_break": f"AlphaOne's paragraph break (default {ALPHA_BREAK!r}).",
     "thinking_alpha_p": f"AlphaOne's insertion probability at the start of thinking, annealed "
     f"linearly to 0 at the moment (default {ALPHA_P}).",

@@ -9,7 +9,7 @@ The demo sweeps three families of settings on one task; each is found by its set
   native behaviour);
 - the **string ablation**: no cap, two suppressions with another string (or none).
 Differences against native are paired: the same problems, so each problem's difficulty
-cancels. ``readme_section`` renders it all for the README; a test compares the two.
+cancels. ``readme_section`` renders it all for the docs' demo page; a test compares the two.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def timing_line(timings: Sequence[dict]) -> str:
 
 
 def readme_section(run_dir: str | Path) -> str:
-    """The README's demo results, generated from the committed run folder."""
+    """The demo page's results (docs/demo.md), generated from the committed run folder."""
     m = measure_demo(run_dir)
     record = read_record(run_dir)
     timings = timing_line(record.get("runs", []))

@@ -66,7 +66,7 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
                 "pretrained, preset, max_gen_toks, the delimiter defaults "
                 "(thinking_start, thinking_end, until_thinking, thinking_cap_message, "
                 "thinking_cap_suffix), answer_room_tokens, unclosed_thinking, lm-eval vllm's model_args (enable_thinking, "
-                "chat_template_args, think_end_token, max_length, ...: the README's parity "
+                "chat_template_args, think_end_token, max_length, ...: the model_args reference "
                 "table) and any vLLM EngineArgs field (tensor_parallel_size, max_model_len, "
                 "dtype, gpu_memory_utilization, enable_prefix_caching, seed, ...)."
             )
