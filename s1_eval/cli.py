@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from s1_eval.common.log import OneLineParser, SplitList, one_line
@@ -33,31 +34,36 @@ Examples:
 
 
 class _Interrupted(SystemExit):
-    """Ctrl-C or SIGTERM, raised where the program is, so context managers clean up."""
+    """Ctrl-C or SIGTERM, raised where the program is, so context managers clean up (a sweep
+    removes its unfinished cell, verify its unpacked archive)."""
 
     @classmethod
     def raise_(cls, signum, _frame):
         raise cls(128 + signum)
 
 
-def _terminate_as_exit(signum, _frame):
-    raise SystemExit(128 + signum)  # lets the sweep remove its unfinished cell
+@contextlib.contextmanager
+def _signals_as_exit(*numbers: int) -> Iterator[None]:
+    """While the block runs, these signals raise ``_Interrupted``; their handlers come back after."""
+    previous = {number: signal.signal(number, _Interrupted.raise_) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from s1_eval.sweep.run import run_sweep, sweep_and_report
 
     config, output = sweep_config_from_args(args)
-    previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
-    try:
+    with _signals_as_exit(signal.SIGTERM):
         print(f"sweep: {len(config.tasks)} task(s) × {len(config.settings)} setting(s) -> {output}")
         share = not args.independent
         if args.no_report:
             run_sweep(config, output, share=share)
             return 0
         summary = sweep_and_report(config, output, plot=not args.no_plot, share=share)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     print(summary.markdown)
     print("wrote: " + ", ".join(str(p) for p in summary.files))
     return 0
@@ -140,8 +146,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 0
     if not args.row:
         raise ValueError("reproduce: name a row (s1-eval reproduce --list shows them)")
-    previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
-    try:
+    with _signals_as_exit(signal.SIGTERM):
         verdict = reproduce.reproduce(
             args.row,
             output=args.output_path,
@@ -149,8 +154,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             compare=args.compare,
             limit=args.limit,
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return 0 if verdict.word == "consistent" else 1
 
 
@@ -173,17 +176,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     handled = [signal.SIGTERM]
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job stays deaf
         handled.append(signal.SIGINT)
-    previous = {number: signal.signal(number, _Interrupted.raise_) for number in handled}
     try:
-        problems, summary = verify_with_bundles(
-            args.runs, include_path=args.include_path, limits=limits
-        )
+        with _signals_as_exit(*handled):
+            problems, summary = verify_with_bundles(
+                args.runs, include_path=args.include_path, limits=limits
+            )
     except _Interrupted as stop:
         print("verify: interrupted; nothing unpacked was kept", file=sys.stderr)
         return stop.code
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
     if not problems:
         print(f"verify: OK - {summary}; every check passed")
         return 0
@@ -232,8 +232,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else (demo.DEMO_BUDGETS, demo.DEMO_OUTPUT)
     )
     budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else default_budgets
-    previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
-    try:
+    with _signals_as_exit(signal.SIGTERM):
         demo.run_demo(
             args.output_path or default_output,
             budgets=budgets,
@@ -242,8 +241,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             train_steps=args.train_steps,
             methods=args.methods,
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
