@@ -49,8 +49,9 @@ TRACE_COLUMNS = (HAS_TRACE, *SAMPLE_FIELDS)
 UNKNOWN = -1
 #: the samples-row key holding every per-sample field that is not a metric of lm-eval's table
 TRACE = "trace"
-#: trace fields lm-eval's table shows (at a row's top level, only when known)
-TABLE_TRACE_FIELDS = ("thinking_tokens",)
+#: trace fields lm-eval's table shows (at a row's top level, only when known): the thinking
+#: length beside the score, and the share of samples whose thinking left no room to answer
+TABLE_TRACE_FIELDS = ("thinking_tokens", "no_answer")
 
 
 @dataclass(frozen=True)

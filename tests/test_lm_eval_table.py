@@ -25,10 +25,11 @@ DATA = ROOT / "tests" / "fixtures" / "data"
 TASKS = ("s1_aime24", "s1_aime24_n8")
 #: the rows lm-eval prints per task, in its (alphabetical) order
 EXPECTED_ROWS = {
-    "s1_aime24": ["exact_match", "thinking_tokens", TRACE],
+    "s1_aime24": ["exact_match", "no_answer", "thinking_tokens", TRACE],
     "s1_aime24_n8": [
         "exact_match",
         *[f"maj@{k}" for k in (1, 2, 4, 8)],
+        "no_answer",
         *[f"pass@{k}" for k in (1, 2, 4, 8)],
         "thinking_tokens",
         TRACE,
@@ -92,7 +93,8 @@ def test_every_per_sample_field_stays_in_the_samples_file(run):
     out, _ = run
     [greedy] = out.rglob("samples_s1_aime24_2*.jsonl")
     rows = [json.loads(line) for line in greedy.read_text().splitlines()]
-    assert [list(row)[-3:] for row in rows] == [["exact_match", "thinking_tokens", TRACE]] * 2
+    table = ["exact_match", "thinking_tokens", "no_answer", TRACE]
+    assert [list(row)[-4:] for row in rows] == [table] * 2
     for row in map(flat_row, rows):
         assert set(TEXT_FIELDS) | set(SAMPLE_FIELDS) | {"has_trace"} <= set(row)
         assert row["max_tokens_thinking"] == UNKNOWN and row["thinking_tokens"] > 0

@@ -117,11 +117,11 @@ def test_paper_benchmark_of_our_tasks_and_lm_evals():
 def test_only_scores_are_higher_is_better(task_manager, monkeypatch, data_dir):
     tasks = _load(task_manager, ["s1_math500", "s1_gpqa_diamond_n8"], monkeypatch, data_dir)
     greedy = tasks["s1_math500"].higher_is_better()
-    assert greedy == {"exact_match": True, "thinking_tokens": None, TRACE: None}
+    assert greedy == {"exact_match": True, "thinking_tokens": None, "no_answer": None, TRACE: None}
     sampled = tasks["s1_gpqa_diamond_n8"].higher_is_better()
     assert all(sampled[f"{m}@{k}"] is True for m in ("pass", "maj") for k in (1, 2, 4, 8))
     assert sampled["exact_match"] is True and sampled["thinking_tokens"] is None
-    assert set(sampled) == {"exact_match", "thinking_tokens", TRACE} | {
+    assert set(sampled) == {"exact_match", "thinking_tokens", "no_answer", TRACE} | {
         f"{m}@{k}" for m in ("pass", "maj") for k in (1, 2, 4, 8)
     }
 
@@ -355,8 +355,10 @@ def test_math_row_has_every_field(with_trace):
         else (thinking + "\\boxed{2}")
     )
     written = scoring.process_math_results(doc, [response])
-    # lm-eval's table shows the top level: the score, thinking tokens when known, the trace
-    top = ["exact_match", "thinking_tokens", TRACE] if with_trace else ["exact_match", TRACE]
+    # lm-eval's table shows the top level: the score, thinking tokens and the no-answer share
+    # when known, the trace
+    known = ["thinking_tokens", "no_answer"] if with_trace else []
+    top = ["exact_match", *known, TRACE]
     assert list(written) == top
     row = flat_row(written)
     assert set(row) == ROW_FIELDS
@@ -396,8 +398,11 @@ def test_rows_through_the_task_object(task_manager, monkeypatch, data_dir):
     gpqa = tasks["s1_gpqa_diamond"]
     doc = next(iter(gpqa.test_docs()))
     row = gpqa.process_results(doc, [f"Thinking...</think>Answer: {doc['answer']}"])
-    # no trace: no thinking_tokens to average into the table
-    assert row["exact_match"] == 1 and set(row) == set(gpqa._metric_fn_list) - {"thinking_tokens"}
+    # no trace: no thinking_tokens or no_answer to average into the table
+    assert row["exact_match"] == 1 and set(row) == set(gpqa._metric_fn_list) - {
+        "thinking_tokens",
+        "no_answer",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
