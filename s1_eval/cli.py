@@ -220,7 +220,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`make demo`'s job: s1 in miniature, offline on SmolLM2 (see s1_eval.demo.run)."""
-    from s1_eval.demo.run import run as demo
+    from s1_eval.demo import run as demo
 
     if args.stock and args.methods:
         raise ValueError("--methods: runs on the trained model; leave out --stock")
