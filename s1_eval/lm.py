@@ -29,6 +29,7 @@ from s1_eval.forcing import forced_stream, plan_batch
 from s1_eval.messages import did_you_mean
 from s1_eval.sharing import SharedSteps, StepStore
 from s1_eval.think_end import check_think_end_token, eos_text, strip_thinking
+from s1_eval.versions import check_versions
 
 #: model_args that set delimiter defaults for every request (gen_kwargs still override them)
 DELIMITER_ARGS = ("thinking_start", "thinking_end", "until_thinking", "thinking_cap_message",
@@ -43,6 +44,7 @@ class _ForcingLM(LM):
     """Shared lm-eval glue: chat template, grouping by gen_kwargs, progress, caching."""
 
     def __init__(self, preset: str, max_gen_toks: int, kwargs: dict[str, Any]):
+        check_versions(("lm-eval",))
         super().__init__()
         if preset not in PRESETS:
             raise ValueError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
@@ -249,6 +251,7 @@ class S1VLLM(_ForcingLM):
     ):
         from s1_eval.engines import vllm
 
+        check_versions(("lm-eval", "vllm"))  # from metadata: before vLLM is even imported
         parity.apply("s1_vllm", kwargs)  # lm-eval vllm's names: mapped, or one line on why not
         super().__init__(preset, max_gen_toks, kwargs)
         kwargs.pop("device", None)  # lm-eval's --device: vLLM picks its platform itself

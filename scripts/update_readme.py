@@ -5,7 +5,8 @@
 Each generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``
 lines; everything else in the README is prose and stays as written. The demo section comes from
 results/demo, the control methods' table from results/methods, the served load test's result
-from results/load, the lm-eval vllm parity table from s1_eval.parity, the Performance part's
+from results/load, the version matrix from results/compat (scripts/compat_table.py), the lm-eval
+vllm parity table from s1_eval.parity, the Performance part's
 tables, the sentences quoting their numbers and the commands that reproduce them from
 results/bench/*.json (rendered by bench/bench_tables.py, which the bench scripts use for their
 own markdown too).
@@ -46,6 +47,15 @@ def _load() -> str:
     return (REPO / "results" / "load" / "server_load.md").read_text()
 
 
+def _compat() -> str:
+    spec = importlib.util.spec_from_file_location(
+        "compat_table", REPO / "scripts" / "compat_table.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.readme_section()
+
+
 def _demo() -> str:
     from s1_eval.demo_report import readme_section
 
@@ -76,6 +86,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "parity": _parity,
     "methods": _methods,
     "load": _load,
+    "compat": _compat,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
     "bench-sweep": _bench("sweep_section", "sweep_bench.json"),
