@@ -37,7 +37,7 @@ START = "<|im_start|>think"
 #: start, one task index) covers all three; the model closes its thinking early, so "Wait" is used
 CASES = {
     "cap": {"max_tokens_thinking": CAP},
-    "cap_wait": {
+    "wait_under_cap": {
         "max_tokens_thinking": CAP,
         "thinking_n_ignore": 2,
         "thinking_n_ignore_str": "Wait",
@@ -51,6 +51,7 @@ TRACE_COLUMNS = ("thinking_tokens", "answer_tokens", "max_tokens_thinking", "sup
 
 
 def case_task(case: str) -> str:
+    # no task name may start another's: samples files are found by "samples_{task}_*"
     return f"s1_compat_{case}"
 
 
@@ -134,7 +135,7 @@ def test_lm_eval_command_matches_the_in_process_loop(case, lm_eval_run, vllm_lm)
         assert sample["suppressions"] == len(sample["inserted"])
         assert set(sample["inserted"]) <= {"Wait"}
         assert sample["resps"][0][0].count("Wait") >= sample["suppressions"]
-    if case == "cap_wait":
+    if case == "wait_under_cap":
         assert sum(s["suppressions"] for s in samples) > 0, "no Wait was ever inserted"
         assert max(s["suppressions"] for s in samples) <= 2
     else:
