@@ -94,7 +94,7 @@ def test_s1_eval_debug_shows_the_traceback(tmp_path):
     lines = done.stderr.splitlines()
     assert done.returncode == 1 and lines[0] == "Traceback (most recent call last):"
     assert lines[-1] == (
-        "s1_eval.common.log.InputError: patience=0 is invalid: expected an integer >= 1."
+        "s1_eval.common.errors.InputError: patience=0 is invalid: expected an integer >= 1."
     )
 
 
