@@ -13,7 +13,7 @@ from s1_eval.core.forcing import force_generate
 from s1_eval.core.settings import parse_gen_kwargs
 from s1_eval.core.token_trace import TOKENS_COLUMN, TokenTrace
 from s1_eval.tasks.scoring import process_math_results
-from s1_eval.trace import row_value
+from s1_eval.trace import flat_row, row_value
 from tests.fake_engine import FakeEngine
 
 
@@ -85,7 +85,7 @@ def test_the_real_engines_ids_decode_to_the_response_phase_by_phase(vllm_lm):
                               apply_chat_template=True, log_samples=True, gen_kwargs=gen)  # fmt: skip
     decode = vllm_lm.lazy.tokenizer.decode
     start, end = "<|im_start|>think", "<|im_start|>answer"
-    for row in results["samples"]["s1_demo_arithmetic"]:
+    for row in map(flat_row, results["samples"]["s1_demo_arithmetic"]):
         trace = TokenTrace.decode(row[TOKENS_COLUMN])
         text = row["resps"][0][0]
         assert (
