@@ -454,14 +454,16 @@ def _demo() -> str:
 
 
 @functools.cache
-def bench_tables() -> ModuleType:
-    # bench/ is a folder of scripts, not a package: load the renderer by its path
-    spec = importlib.util.spec_from_file_location(
-        "bench_tables", REPO / "bench" / "bench_tables.py"
-    )
+def _script(path: str) -> ModuleType:
+    """A renderer in bench/ or scripts/ (folders of scripts, not packages), loaded by its path."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, REPO / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def bench_tables() -> ModuleType:
+    return _script("bench/bench_tables.py")
 
 
 def _bench(render: str, result: str) -> Callable[[], str]:
@@ -473,15 +475,15 @@ def _bench(render: str, result: str) -> Callable[[], str]:
 
 
 def _reproducibility() -> str:
-    spec = importlib.util.spec_from_file_location(
-        "reproducibility", REPO / "bench" / "reproducibility.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.section()
+    return _script("bench/reproducibility.py").section()
+
+
+def _compat() -> str:
+    return _script("scripts/compat_table.py").readme_section()
 
 
 SECTIONS: dict[str, Callable[[], str]] = {
+    "compat": _compat,
     "demo": _demo,
     "demo-headline": _demo_headline,
     "methods": _methods,
