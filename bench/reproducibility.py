@@ -1,17 +1,20 @@
 """How reproducible a greedy run is: the same cells run again, in another dtype, on another engine,
 compared token by token with `s1-eval compare --traces` (s1_eval.report.trace_diff).
 
-    python bench/reproducibility.py run      # the sweeps into results/reproducibility/runs/
+    python bench/reproducibility.py run [NAME ...]  # the sweeps into results/reproducibility/runs/
     python bench/reproducibility.py report   # results/reproducibility/README.md from them
 
 The runs are SmolLM2-135M-Instruct (untrained, plain preset) on s1_demo_arithmetic, 8 problems,
-budgets 16 and 64 with one "Wait", greedy, each a separate process (a fresh engine). Machine
-paths in the runs are replaced by the model's name before they are committed.
-scripts/update_readme.py puts the same table into the README; a test checks both are current.
+budgets 16 and 64 with one "Wait", greedy, each a separate process (a fresh engine). The
+``-resumed`` runs are SIGKILLed as soon as their sweep reports its first finished cell and then
+run again into the same folder, so the other cells continue from the steps stored before the
+kill. Machine paths in the runs are replaced by the model's name before they are committed.
+scripts/build_docs.py puts the same table into the docs; a test checks both are current.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,18 +26,33 @@ TASK = "s1_demo_arithmetic"
 CELLS = ("budget=16,n_ignore=1,str=Wait", "budget=64,n_ignore=1,str=Wait")
 ENGINE = "max_model_len=2048,block_size=32,enforce_eager=True,seed=0"
 #: run folder -> (backend, model_args after pretrained=MODEL)
+NO_CACHE = "enable_prefix_caching=False"
 RUN_ARGS = {
     "vllm-fp32": ("s1_vllm", f"preset=plain,dtype=float32,{ENGINE}"),
     "vllm-fp32-again": ("s1_vllm", f"preset=plain,dtype=float32,{ENGINE}"),
     "vllm-bf16": ("s1_vllm", f"preset=plain,dtype=bfloat16,{ENGINE}"),
+    "vllm-bf16-again": ("s1_vllm", f"preset=plain,dtype=bfloat16,{ENGINE}"),
     "hf-fp32": ("s1_hf", "preset=plain,dtype=float32"),
+    "vllm-fp32-resumed": ("s1_vllm", f"preset=plain,dtype=float32,{ENGINE}"),
+    "vllm-bf16-resumed": ("s1_vllm", f"preset=plain,dtype=bfloat16,{ENGINE}"),
+    "vllm-bf16-nocache": ("s1_vllm", f"preset=plain,dtype=bfloat16,{ENGINE},{NO_CACHE}"),
+    "vllm-bf16-nocache-resumed": ("s1_vllm", f"preset=plain,dtype=bfloat16,{ENGINE},{NO_CACHE}"),
 }
+#: runs SIGKILLed once their sweep reported its first finished cell, then run again to the end
+RESUMED = ("vllm-fp32-resumed", "vllm-bf16-resumed", "vllm-bf16-nocache-resumed")
 #: (question, run A, run B)
 PAIRS = (
     ("the same run twice (fresh engine, float32)", "vllm-fp32", "vllm-fp32-again"),
+    ("the same run twice (fresh engine, bfloat16)", "vllm-bf16", "vllm-bf16-again"),
     ("float32 vs bfloat16 (s1_vllm)", "vllm-fp32", "vllm-bf16"),
     ("s1_vllm vs s1_hf (float32)", "vllm-fp32", "hf-fp32"),
-)
+    ("killed after one cell and resumed vs uninterrupted (float32)", "vllm-fp32",
+     "vllm-fp32-resumed"),
+    ("killed after one cell and resumed vs uninterrupted (bfloat16)", "vllm-bf16",
+     "vllm-bf16-resumed"),
+    ("the same, prefix caching off in both (bfloat16)", "vllm-bf16-nocache",
+     "vllm-bf16-nocache-resumed"),
+)  # fmt: skip
 
 
 def sweep_command(name: str, model: str) -> list[str]:
@@ -45,12 +63,28 @@ def sweep_command(name: str, model: str) -> list[str]:
             "--no_plot", "--output_path", str(RUNS / name)]  # fmt: skip
 
 
-def run_all() -> None:
+def run_all(names=None) -> None:
     from s1_eval.demo.smollm2 import ensure_smollm2
 
     model = ensure_smollm2()
-    for name in RUN_ARGS:
-        subprocess.run(sweep_command(name, str(model)), check=True)
+    for name in names or RUN_ARGS:
+        command = sweep_command(name, str(model))
+        if name in RESUMED:
+            kill_after_first_cell(command)
+        subprocess.run(command, check=True)
+
+
+def kill_after_first_cell(command: list[str]) -> None:
+    """Run a sweep and SIGKILL it once it reports its first finished cell (the shared pass is
+    still generating the others' steps, which its step store keeps)."""
+    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in sweep.stdout:
+        if line.startswith("[1/"):
+            sweep.send_signal(signal.SIGKILL)
+            break
+    sweep.wait(timeout=120)
+    if sweep.returncode != -signal.SIGKILL:
+        raise SystemExit(f"{command[-1]}: the sweep ended before its first cell was reported")
 
 
 def rows() -> list[tuple[str, str, dict]]:
@@ -103,8 +137,8 @@ def write_report() -> Path:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["run"]:
-        run_all()
+    if sys.argv[1:2] == ["run"]:
+        run_all(sys.argv[2:])
     elif sys.argv[1:] == ["report"]:
         print(f"wrote {write_report()}")
     else:

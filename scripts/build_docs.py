@@ -478,6 +478,10 @@ def _reproducibility() -> str:
     return _script("bench/reproducibility.py").section()
 
 
+def _engine_cap() -> str:
+    return _script("bench/engine_cap.py").section()
+
+
 def _compat() -> str:
     return _script("scripts/compat_table.py").readme_section()
 
@@ -490,6 +494,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "decode-methods": _decode_methods,
     "load": _load,
     "reproducibility": _reproducibility,
+    "engine-cap": _engine_cap,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
     "bench-sweep": _bench("sweep_section", "sweep_bench.json"),

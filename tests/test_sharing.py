@@ -263,3 +263,26 @@ def test_a_greedy_step_answers_the_narrowest_limit_first_then_continues_for_the_
     assert key == "wide" and model.generated == 30 and engine.stats["engine_steps"] == 2
     alone = LongModel()._run(GenerationStep((5, 6), 30, sampling))
     assert wide == alone and first[0][1].token_ids == alone.token_ids[:10]
+
+
+def test_engine_capped_budgets_are_never_cut_from_each_other():
+    """thinking_cap_by=engine: the engine closes the thinking at each budget inside one request,
+    so a wider budget's output says nothing of a narrower one's: each runs on its own."""
+    from s1_eval.core.settings import PRESETS
+    from s1_eval.engines.scripted import ScriptedEngine
+
+    question = "<|im_start|>user\nWhat is 4 + 4? needs 30 thinking tokens<|im_end|>\n"
+    caps = (8, 20, 60)
+
+    def batches(engine):
+        prompt = engine.tokenizer.encode(question + "<|im_start|>assistant\n")
+        extra = {"thinking_cap_by": "engine"}
+        return [([prompt], settings_for(cap, extra)) for cap in caps]
+
+    alone = [force_generate_many(ScriptedEngine(PRESETS["s1"]), [b])[0] for b in batches(
+        ScriptedEngine(PRESETS["s1"]))]  # fmt: skip
+    engine = ScriptedEngine(PRESETS["s1"])
+    shared = force_generate_many(SharedSteps(engine), batches(engine))
+    assert as_records(shared) == as_records(alone)
+    assert [t.trace.thinking_tokens for [t] in shared] == [8, 20, 30]
+    assert [t.trace.cap_fired for [t] in shared] == [True, True, False]

@@ -27,7 +27,7 @@ from s1_eval.backends.chat_template import CHAT_TEMPLATE_ARGS, chat_template_var
 from s1_eval.backends.think_end import check_think_end_token, eos_text, strip_thinking
 from s1_eval.common.errors import InputError
 from s1_eval.common.log import did_you_mean, logger
-from s1_eval.common.values import as_int
+from s1_eval.common.values import as_bool, as_int
 from s1_eval.common.versions import check_versions
 from s1_eval.core.plan import BatchPlan, plan_batch
 from s1_eval.core.runner import as_runner
@@ -54,6 +54,8 @@ THINK_END_ARG = "think_end_token"
 ANSWER_ROOM_ARG = "answer_room_tokens"
 #: how thinking that used up max_gen_toks (or the context) is scored: no_answer | fork
 UNCLOSED_ARG = "unclosed_thinking"
+#: s1_vllm: let vLLM cap the thinking itself (thinking_cap_by=engine)
+ENGINE_CAP_ARG = "engine_thinking_budget"
 #: s1-eval's own model_args, taken by every s1 backend
 S1_ARGS = (ANSWER_ROOM_ARG, UNCLOSED_ARG)
 S1_ARG_DEFAULTS = {ANSWER_ROOM_ARG: DEFAULT_ANSWER_ROOM, UNCLOSED_ARG: UNCLOSED_THINKING[0]}
@@ -92,6 +94,8 @@ class _ForcingLM(LM):
         #: run steps common to several requests once (exact: see s1_eval.core.sharing)
         self.share_steps = True
         self.last_sharing: dict[str, int] | None = None
+        #: whether the engine can cap thinking itself (``thinking_cap_by=engine``)
+        self.engine_caps_thinking = False
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
@@ -203,6 +207,13 @@ class _ForcingLM(LM):
         settings = parse_gen_kwargs(
             merged, preset=self.preset, default_max_gen_toks=self.max_gen_toks
         )
+        control = settings.forcing.control
+        if control is not None and control.engine_cap and not self.engine_caps_thinking:
+            raise InputError(
+                "thinking_cap_by=engine needs the engine's own thinking budget: --model s1_vllm "
+                "with model_arg engine_thinking_budget=True (vLLM with thinking_token_budget); "
+                f"{type(self).__name__} has none here."
+            )
         context = getattr(self.lazy, "max_model_len", None)
         settings = replace(
             settings,
@@ -344,7 +355,12 @@ class S1VLLM(_ForcingLM):
     ``s1_eval.backends.parity`` classifies them; other model_args go to vLLM's EngineArgs."""
 
     def __init__(
-        self, pretrained: str, preset: str = "s1", max_gen_toks: int = 32768, **kwargs: Any
+        self,
+        pretrained: str,
+        preset: str = "s1",
+        max_gen_toks: int = 32768,
+        engine_thinking_budget: bool = False,
+        **kwargs: Any,
     ):
         from s1_eval.engines import vllm
 
@@ -358,7 +374,14 @@ class S1VLLM(_ForcingLM):
                 "moment its step ends. The s1 fork's batch rounds are a baseline in "
                 "bench/forcing_bench.py; drop scheduler=..."
             )
-        self.lazy = vllm.prepare(pretrained, **kwargs)
+        self.engine_caps_thinking = as_bool(ENGINE_CAP_ARG, engine_thinking_budget)
+        delimiters = parse_gen_kwargs(
+            self.defaults, preset=preset, default_max_gen_toks=max_gen_toks
+        ).forcing.delimiters
+        ends = (delimiters.thinking_start, delimiters.thinking_end)
+        self.lazy = vllm.prepare(
+            pretrained, thinking_delimiters=ends if self.engine_caps_thinking else None, **kwargs
+        )
 
 
 class S1Server(_ForcingLM):
@@ -446,3 +469,4 @@ class S1Scripted(_ForcingLM):
         kwargs.pop("device", None)  # lm-eval's --device: nothing runs on one
         self.reject_unknown(kwargs)
         self.lazy = scripted.prepare(preset, patience, wait_tokens, max_model_len, tokenizer)
+        self.engine_caps_thinking = True  # the toy applies a step's thinking_token_budget

@@ -37,6 +37,10 @@ MEANINGS: dict[str, str] = {
     "unclosed_thinking": "How thinking that used up max_gen_toks or the context is scored: "
     "`no_answer` (the default: no answer, `no_answer=1`) or `fork` (as the s1 fork: closed with "
     "the cap's text and answered with a fresh max_gen_toks).",
+    "engine_thinking_budget": "s1_vllm: `True` builds vLLM with the preset's delimiters as "
+    "its reasoning config, so a request with gen_kwarg `thinking_cap_by=engine` is capped by "
+    "vLLM's own per-request `thinking_token_budget` instead of our loop (the sweep method "
+    "`engine-cap`).",
     "batch_size": "Taken and ignored: the engines schedule requests themselves and outputs do "
     "not depend on it.",
     "max_batch_size": "s1_vllm: vLLM's max_num_seqs unless that is given (as lm-eval's vllm); "

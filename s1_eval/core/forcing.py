@@ -67,7 +67,7 @@ class ForcedRequest:
         self.cap_fired = False
         self.tries = 1
         self.dropped = 0
-        self.phase: Phase = "thinking"
+        self.phase: Phase | str = "thinking"  # "engine_capped": one request, the engine caps
         self.closing_text = ""
         self.answer: StepResult | None = None
         self.answer_ids: tuple[int, ...] = ()
@@ -83,6 +83,9 @@ class ForcedRequest:
             return self._answer_only()
         if self.thinking_budget < 1:  # the prompt leaves no room to think (backends refuse it)
             return self._close_at_limit()
+        control = self.plan.settings.forcing.control
+        if control is not None and control.engine_cap:
+            return self._engine_capped_step()
         return self._thinking_step()
 
     def advance(self, result: StepResult) -> GenerationStep | None:
@@ -90,6 +93,9 @@ class ForcedRequest:
             if self.phase == "thinking":
                 self.finish_reasons.append("error")
             self.answer, self.error = result, result.error or "the engine refused the step"
+            return None
+        if self.phase == "engine_capped":
+            self._split_engine_capped(result)
             return None
         if self.phase == "thinking":
             return self._after_thinking(result)
@@ -215,6 +221,44 @@ class ForcedRequest:
             head_len=len(self.prefix),
         )
 
+    def _engine_capped_step(self) -> GenerationStep:
+        """``thinking_cap_by=engine``: the whole response as one request whose thinking the
+        engine caps at the budget (it writes the end delimiter there itself)."""
+        settings = self.plan.settings
+        self.phase = "engine_capped"
+        return GenerationStep(
+            prompt_token_ids=self.prefix,
+            max_tokens=self.thinking_budget + self._answer_budget(),
+            sampling=self._seeded(settings.sampling),
+            stop=settings.until,
+            phase="thinking",
+            head_len=len(self.prefix),
+            thinking_token_budget=self.thinking_budget,
+        )
+
+    def _split_engine_capped(self, result: StepResult) -> None:
+        """The engine's one response as our trace: thinking, the end delimiter (the model's or
+        the engine's, which wrote it once the thinking reached the budget), the answer."""
+        end_text = self.plan.settings.forcing.delimiters.thinking_end
+        end_ids = tuple(self.plan.tokenizer.encode(end_text))
+        ids = self._clean(result.token_ids, drop_stop=False)
+        at = _find(ids, end_ids)
+        cut = result.text.find(end_text)
+        if at < 0 or cut < 0:  # never closed: all thinking, no room left to answer
+            self.thinking_ids = list(self._clean(ids, drop_stop=True))
+            self.finish_reasons.append(result.finish_reason)
+            self.answer = StepResult(
+                (), "", "length" if result.finish_reason == "length" else "stop"
+            )
+            return
+        self.thinking_ids = list(ids[:at])
+        self.cap_fired = len(self.thinking_ids) >= self.thinking_budget
+        self.finish_reasons.append("length" if self.cap_fired else "stop")
+        self.closing_ids, self.closing_text = end_ids, end_text
+        self.answer_ids = self._clean(ids[at + len(end_ids) :], drop_stop=True)
+        text = result.text[cut + len(end_text) :]
+        self.answer = StepResult(self.answer_ids, text, result.finish_reason, result.stop_reason)
+
     def _answer_only(self) -> GenerationStep:
         """The whole response as one plain generation, as without forcing: the block is shut."""
         settings = self.plan.settings
@@ -331,6 +375,12 @@ class ForcedRequest:
             self.closing_ids,
             tuple(self.answer_ids),
         )
+
+
+def _find(ids: Sequence[int], part: Sequence[int]) -> int:
+    """Where ``part`` first occurs in ``ids`` (-1: nowhere)."""
+    n = len(part)
+    return next((i for i in range(len(ids) - n + 1) if tuple(ids[i : i + n]) == tuple(part)), -1)
 
 
 def force_generate(

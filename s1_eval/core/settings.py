@@ -394,6 +394,7 @@ def parse_gen_kwargs(
         loop_guard=parse_loop_guard(values.get("thinking_loop_guard")),
         control=parse_control(values, delimiters, cap),
     )
+    _check_engine_cap(forcing)
     return GenerationSettings(
         forcing=forcing,
         sampling=sampling,
@@ -401,3 +402,22 @@ def parse_gen_kwargs(
         until=until,
         max_gen_toks=max_gen_toks,
     )
+
+
+def _check_engine_cap(forcing: BudgetForcingConfig) -> None:
+    """The engine's cap is one plain request: nothing of our loop's can run inside it."""
+    if forcing.control is None or not forcing.control.engine_cap:
+        return
+    ours = {
+        "thinking_n_ignore": forcing.thinking_n_ignore,
+        "min_tokens_thinking": forcing.min_tokens_thinking,
+        "rejection_sample": forcing.rejection_sample,
+        "thinking_loop_guard": forcing.loop_guard,
+        "thinking_bad_words": forcing.control.bad_words,
+    }
+    for key, value in ours.items():
+        if value:
+            raise ValueError(
+                f"{key} cannot run with thinking_cap_by=engine: the engine caps the thinking in "
+                f"one request our loop does not step through; drop {key} or thinking_cap_by."
+            )

@@ -47,6 +47,8 @@ def signature(step: GenerationStep) -> str:
     )
     if step.control is not None:  # only then, so the signatures of stored trajectories hold
         fields += (step.control,)
+    if step.thinking_token_budget is not None:  # the engine's cap: each budget its own output
+        fields += (("thinking_token_budget", step.thinking_token_budget),)
     return hashlib.sha256(repr(fields).encode()).hexdigest()
 
 

@@ -35,6 +35,9 @@ class GenerationStep:
     head_len: int = 0
     #: a decode-time method's controls (prefill, banned words, AlphaOne): ``core.controlled``
     control: ThinkingControl | None = None
+    #: the engine's own cap on the thinking in this step (vLLM's ``thinking_token_budget``):
+    #: the engine writes the end delimiter at it and generates on (``thinking_cap_by=engine``)
+    thinking_token_budget: int | None = None
 
 
 @dataclass(frozen=True)

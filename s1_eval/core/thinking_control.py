@@ -18,6 +18,11 @@ makes them sweep methods):
   ``thinking_alpha_seed`` and the request); after it, the next "Wait" the model writes ends
   the thinking (replaced by the end delimiter). ``thinking_alpha_wait`` names another
   transition word (a model may write "wait" or "Hmm").
+- ``thinking_cap_by=engine`` -- the engine's own thinking budget (vLLM's per-request
+  ``thinking_token_budget``) instead of our loop: one request per problem; at the cap the engine
+  writes the end delimiter itself and the model answers in the same request. Needs the engine
+  to know the delimiters (``s1_vllm``'s model_arg ``engine_thinking_budget=True``); nothing is
+  suppressed or inserted.
 """
 
 from __future__ import annotations
@@ -57,7 +62,11 @@ GEN_KWARGS: dict[str, str] = {
     f"linearly to 0 at the moment (default {ALPHA_P}).",
     "thinking_alpha_seed": "Seed of AlphaOne's insertions, with the request's (default 0).",
     "thinking_alpha_wait": f"AlphaOne's transition word (default {ALPHA_WAIT!r}).",
+    "thinking_cap_by": "`ours` (the default: our loop caps the thinking) or `engine` (vLLM's "
+    "own per-request thinking_token_budget caps it; needs s1_vllm with model_arg "
+    "engine_thinking_budget=True).",
 }
+CAP_BY = ("ours", "engine")
 KEYS = tuple(GEN_KWARGS)
 
 
@@ -72,6 +81,8 @@ class ThinkingControl:
     alpha_p: float = ALPHA_P
     alpha_seed: int = 0
     alpha_wait: str = ALPHA_WAIT
+    #: the engine caps the thinking (``thinking_cap_by=engine``): one request, no steps of ours
+    engine_cap: bool = False
 
     @property
     def runs_steps(self) -> bool:
@@ -92,6 +103,8 @@ class ThinkingControl:
             out |= {"alpha": self.alpha, "alpha_break": self.alpha_break,
                     "alpha_p": self.alpha_p, "alpha_seed": self.alpha_seed,
                     "alpha_wait": self.alpha_wait}  # fmt: skip
+        if self.engine_cap:
+            out["cap_by"] = "engine"
         return out
 
 
@@ -140,6 +153,7 @@ def parse_control(
                 "thinking_alpha and thinking_prefill exclude each other: a prefilled thinking "
                 "is not generated; drop one."
             )
+    engine_cap = _engine_cap(values.get("thinking_cap_by"), cap, prefill, alpha)
     control = ThinkingControl(
         prefill=prefill,
         bad_words=bad_words,
@@ -148,8 +162,26 @@ def parse_control(
         alpha_p=as_float("thinking_alpha_p", values.get("thinking_alpha_p", ALPHA_P), 0.0, 1.0),
         alpha_seed=as_int("thinking_alpha_seed", values.get("thinking_alpha_seed", 0), 0),
         alpha_wait=_text("thinking_alpha_wait", values, ALPHA_WAIT),
+        engine_cap=engine_cap,
     )
-    return control if (control.runs_steps or control.bad_words) else None
+    return control if (control.runs_steps or control.bad_words or engine_cap) else None
+
+
+def _engine_cap(value: Any, cap: int | str | None, prefill: Any, alpha: Any) -> bool:
+    """``thinking_cap_by``: whether the engine caps the thinking; one line on why not."""
+    if value is None or value == "ours":
+        return False
+    if value != "engine":
+        raise ValueError(f"thinking_cap_by={value!r} is invalid: expected one of {CAP_BY}.")
+    if not isinstance(cap, int):
+        raise ValueError(
+            "thinking_cap_by=engine needs max_tokens_thinking=N: the engine's budget is a number."
+        )
+    if prefill is not None or alpha is not None:
+        raise ValueError(
+            "thinking_cap_by=engine runs one plain request: drop thinking_prefill / thinking_alpha."
+        )
+    return True
 
 
 def _text(key: str, values: Mapping[str, Any], default: str) -> str:

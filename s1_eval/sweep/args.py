@@ -82,7 +82,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         **lists,
         help="control methods side by side (comma-separated): forcing, prompt-tokens, "
         "prompt-tokens+forcing, prompt-steps, prompt-steps+forcing, prompt-class, chat-template, "
-        "rejection, nothinking, early-stop, alphaone, nowait, majority, short-m; each turns "
+        "rejection, nothinking, early-stop, alphaone, nowait, engine-cap, majority, short-m; each turns "
         "--budgets into its own cells (default: forcing only)",
     )
     parser.add_argument(
@@ -203,6 +203,13 @@ def sweep_config_from_args(args: argparse.Namespace):
         model_args = f"{model_args},preset={args.preset}" if model_args else f"preset={args.preset}"
     settings = settings_from_strings(args.budgets, args.n_ignore, args.ignore_str)
     settings = _with_methods(args, settings)
+    if any(s.method == "engine-cap" for s in settings):
+        model_args = engine_cap_model_args(args.model, model_args)
+    if args.seeds is not None and any(s.method == "parallel" for s in settings):
+        raise ValueError(
+            "--seeds: majority/short-m already draw their k seeded samples per problem "
+            "(--parallel_k); drop --seeds"
+        )
     if args.seeds is not None:
         seeds = parse_seeds(args.seeds)
         check_sampled(gen_kwargs)
@@ -257,6 +264,23 @@ def _with_methods(args: argparse.Namespace, forcing: tuple) -> tuple:
         decoding=decoding_levels(args),
     )
     return method_settings(grid, forcing)
+
+
+#: backends whose engine can cap thinking itself (the toy imitates vLLM's budget)
+ENGINE_CAP_MODELS = ("s1_vllm", "s1_scripted")
+
+
+def engine_cap_model_args(model: str, model_args: str) -> str:
+    """The engine-cap cells need vLLM built with the delimiters: model_args gain
+    ``engine_thinking_budget=True`` (s1_vllm); other backends are refused in one line."""
+    if model not in ENGINE_CAP_MODELS:
+        raise ValueError(
+            f"methods: engine-cap needs --model s1_vllm (vLLM's own thinking_token_budget); "
+            f"{model} has no engine cap"
+        )
+    if model != "s1_vllm" or re.search(r"(?:^|,)engine_thinking_budget=", model_args):
+        return model_args
+    return ",".join(x for x in (model_args, "engine_thinking_budget=True") if x)
 
 
 DECODING_OPTIONS = ("alpha", "parallel_k", "short_m", "banned_words")

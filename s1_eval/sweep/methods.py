@@ -15,7 +15,8 @@ Each method turns the sweep's budgets (or its own levels) into cells:
 - ``rejection``: sample until the thinking fits the budget B (``rejection_sample``);
 - decode-time methods since s1, each a cell per budget B (``s1_eval.sweep.decoding`` has their
   sources and levels): ``nothinking``, ``early-stop``, ``alphaone`` (x alpha levels),
-  ``nowait``, and the parallel ``majority`` / ``short-m`` (k seeded samples at the largest B).
+  ``nowait``, ``engine-cap`` (vLLM caps the thinking itself), and the parallel ``majority`` /
+  ``short-m`` (k seeded samples at the largest B).
 
 The sentences are the s1 fork's (``s1_eval.tasks.prompts``, from its task code, which its
 ``PROMPTTOKEN``/``PROMPTSTEP``/``PROMPTSHORT``/``PROMPTLONG`` variables switch on). Control of a
