@@ -49,8 +49,9 @@ def run_all(model: Path | None) -> None:
         from s1_eval.demo.smollm2 import ensure_smollm2
 
         model = ensure_smollm2()
-    for order, methods in ORDERS.items():
-        subprocess.run(sweep_command(model, methods, RESULTS / order), check=True)
+    for order, methods in ORDERS.items():  # paths relative to the repository, as committed
+        output = (RESULTS / order).relative_to(REPO)
+        subprocess.run(sweep_command(model, methods, output), check=True, cwd=REPO)
 
 
 def cell_name(method: str, budget: int) -> str:
@@ -62,8 +63,19 @@ def seconds(run: Path, cell: str) -> float:
     return json.loads(record.read_text())["seconds"]
 
 
+def beyond_budget(run: Path, cell: str, budget: int) -> list[int]:
+    """Thinking tokens past the budget in each problem the cap closed."""
+    from s1_eval.common.files import read_jsonl
+    from s1_eval.trace import row_value
+
+    [samples] = run.glob(f"cells/*__{cell}/**/samples_*.jsonl")
+    rows = [row for _, row in read_jsonl(samples)]
+    return [row_value(r, "thinking_tokens") - budget for r in rows if row_value(r, "cap_fired")]
+
+
 def measure() -> list[dict]:
-    """Per budget: traces identical (engine vs ours), where they part, and each method's time."""
+    """Per budget: traces identical (engine vs ours), where they part, each method's time and
+    how far past the budget each cap let the thinking run."""
     from s1_eval.report.trace_diff import compare_traces
 
     rows = []
@@ -75,15 +87,17 @@ def measure() -> list[dict]:
             method: statistics.mean(seconds(RESULTS / o, cell_name(method, budget)) for o in ORDERS)
             for method in ("forcing", "engine-cap")
         }
-        rows.append({"budget": budget, **summary, "seconds": times})
+        past = {m: beyond_budget(first, cell_name(m, budget), budget) for m in times}
+        rows.append({"budget": budget, **summary, "seconds": times, "past_budget": past})
     return rows
 
 
 def section() -> str:
     lines = [
         "| thinking budget | identical traces | where they part (first token, phase) "
-        "| score changed (won / lost) | our loop s | vLLM's cap s | vLLM / ours |",
-        "|---|---|---|---|---|---|---|",
+        "| score changed (won / lost) | capped: tokens past the budget, ours / vLLM's "
+        "| our loop s | vLLM's cap s | vLLM / ours |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in measure():
         q = r["first_divergence"]
@@ -95,12 +109,22 @@ def section() -> str:
         )
         ours, engine = r["seconds"]["forcing"], r["seconds"]["engine-cap"]
         changed = r["score_changed"]
+        past = " / ".join(_spread(r["past_budget"][m]) for m in ("forcing", "engine-cap"))
         lines.append(
             f"| {r['budget']} | {r['identical']} / {r['problems']} | {parted} "
-            f"| {changed['won']} / {changed['lost']} | {ours:.1f} | {engine:.1f} "
+            f"| {changed['won']} / {changed['lost']} | {past} | {ours:.1f} | {engine:.1f} "
             f"| {engine / ours:.2f} |"
         )  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _spread(values: list[int]) -> str:
+    """'+1 (n=44)': the values seen past the budget and how many problems were capped."""
+    if not values:
+        return "none capped"
+    low, high = min(values), max(values)
+    shown = f"+{low}" if low == high else f"+{low}..+{high}"
+    return f"{shown} (n={len(values)})"
 
 
 def report_text() -> str:

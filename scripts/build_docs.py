@@ -478,6 +478,10 @@ def _reproducibility() -> str:
     return _script("bench/reproducibility.py").section()
 
 
+def _reproducibility_headline() -> str:
+    return _script("bench/reproducibility.py").headline()
+
+
 def _engine_cap() -> str:
     return _script("bench/engine_cap.py").section()
 
@@ -494,6 +498,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "decode-methods": _decode_methods,
     "load": _load,
     "reproducibility": _reproducibility,
+    "reproducibility-headline": _reproducibility_headline,
     "engine-cap": _engine_cap,
     "bench-forcing": _bench("forcing_section", "forcing_bench.json"),
     "bench-forcing-command": _bench("forcing_command", "forcing_bench.json"),
