@@ -69,3 +69,19 @@ def test_report_reference_adds_the_paper_points_with_intervals(tmp_path):
     assert "## Paired comparisons" in proc.stdout and "## The paper's AIME24" in proc.stdout
     assert "| 4 | 17 / 30 | 56.7 | 37.4 - 74.5 |" in proc.stdout
     assert "| 4 | 17 / 30 | 56.7 |" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
+def test_each_decode_method_is_compared_with_forcing_at_its_own_budget():
+    """The committed decode-methods run: every method cell against the plain forcing cell of
+    the same budget (never the parallel samples, never forcing against itself)."""
+    from s1_eval.report.compare import against_forcing
+    from s1_eval.runs.samples import load_cells
+
+    cells, _ = load_cells([Path(__file__).resolve().parents[1] / "results" / "decode-methods"])
+    rows = against_forcing(cells)
+    methods = {pair.setting.split(",")[0] for pair in rows}
+    assert methods == {f"method={m}" for m in
+                       ("alphaone", "early-stop", "engine-cap", "nothinking", "nowait")}  # fmt: skip
+    for pair in rows:
+        budget = pair.setting.split("budget=")[1].split(",")[0]
+        assert pair.baseline == f"budget={budget}" and pair.n == 50

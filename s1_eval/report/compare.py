@@ -176,6 +176,42 @@ def baseline_comparisons(
     return rows
 
 
+def _forcing_twin(cell: Cell, members: Sequence[Cell]) -> Cell | None:
+    """The plain budget-forcing cell at ``cell``'s budget (no method, no extension), if any."""
+    budget = cell.setting.budget
+    return next(
+        (c for c in members if c.setting.method is None and not c.setting.n_ignore
+         and c.setting.budget == budget and c.setting.seed is None),
+        None,
+    )  # fmt: skip
+
+
+def against_forcing(
+    cells: Sequence[Cell], n_resamples: int = RESAMPLES, seed: int = SEED
+) -> list[BaselineComparison]:
+    """Each method's cell against budget forcing at the same budget, on shared problems."""
+    rows = []
+    for cell in sorted(cells, key=lambda c: (c.model, c.task, c.setting.series, _budget_order(c))):
+        if cell.setting.method in (None, "forcing", "parallel"):
+            continue
+        members = [c for c in cells if (c.model, c.task) == (cell.model, cell.task)]
+        twin = _forcing_twin(cell, members)
+        if twin is None:
+            continue
+        try:
+            c = compare_records(twin.records, cell.records, n_resamples=n_resamples, seed=seed)
+        except NoSharedProblems:
+            continue
+        rows.append(
+            BaselineComparison(
+                cell.model, cell.task, twin.setting.name, cell.setting.name, c.n,
+                c.difference_pct, c.ci_low_pct, c.ci_high_pct, c.wins, c.losses, c.ties,
+                c.mcnemar_p, c.significant,
+            )
+        )  # fmt: skip
+    return rows
+
+
 def comparison_table(rows: Sequence[BaselineComparison]) -> list[str]:
     """Markdown lines of the report's paired-comparison section (empty without rows)."""
     if not rows:
