@@ -157,23 +157,26 @@ def baseline_comparisons(
     for cell in cells:
         groups.setdefault((cell.model, cell.task), []).append(cell)
     rows = []
-    for (model, task), members in sorted(groups.items()):
+    for _group, members in sorted(groups.items()):
         base = baseline_of(members)
         for cell in sorted(members, key=lambda c: (c.setting.series, _budget_order(c))):
-            if cell is base:
-                continue
-            try:
-                c = compare_records(base.records, cell.records, n_resamples=n_resamples, seed=seed)
-            except NoSharedProblems:
-                continue
-            rows.append(
-                BaselineComparison(
-                    model, task, base.setting.name, cell.setting.name, c.n, c.difference_pct,
-                    c.ci_low_pct, c.ci_high_pct, c.wins, c.losses, c.ties, c.mcnemar_p,
-                    c.significant,
-                )
-            )  # fmt: skip
+            if cell is not base and (row := paired_row(base, cell, n_resamples, seed)):
+                rows.append(row)
     return rows
+
+
+def paired_row(
+    base: Cell, cell: Cell, n_resamples: int = RESAMPLES, seed: int = SEED
+) -> BaselineComparison | None:
+    """``cell`` against ``base`` on the problems both scored (None: they share none)."""
+    try:
+        c = compare_records(base.records, cell.records, n_resamples=n_resamples, seed=seed)
+    except NoSharedProblems:
+        return None
+    return BaselineComparison(
+        cell.model, cell.task, base.setting.name, cell.setting.name, c.n, c.difference_pct,
+        c.ci_low_pct, c.ci_high_pct, c.wins, c.losses, c.ties, c.mcnemar_p, c.significant,
+    )  # fmt: skip
 
 
 def _forcing_twin(cell: Cell, members: Sequence[Cell]) -> Cell | None:
@@ -196,19 +199,8 @@ def against_forcing(
             continue
         members = [c for c in cells if (c.model, c.task) == (cell.model, cell.task)]
         twin = _forcing_twin(cell, members)
-        if twin is None:
-            continue
-        try:
-            c = compare_records(twin.records, cell.records, n_resamples=n_resamples, seed=seed)
-        except NoSharedProblems:
-            continue
-        rows.append(
-            BaselineComparison(
-                cell.model, cell.task, twin.setting.name, cell.setting.name, c.n,
-                c.difference_pct, c.ci_low_pct, c.ci_high_pct, c.wins, c.losses, c.ties,
-                c.mcnemar_p, c.significant,
-            )
-        )  # fmt: skip
+        if twin is not None and (row := paired_row(twin, cell, n_resamples, seed)):
+            rows.append(row)
     return rows
 
 
