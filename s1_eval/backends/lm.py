@@ -87,7 +87,9 @@ class _ForcingLM(LM):
         for key in IGNORED_ARGS:
             kwargs.pop(key, None)
         # bad delimiter model_args and max_gen_toks fail here, before anything loads
-        parse_gen_kwargs(self.defaults, preset=preset, default_max_gen_toks=max_gen_toks)
+        self.delimiters = parse_gen_kwargs(
+            self.defaults, preset=preset, default_max_gen_toks=max_gen_toks
+        ).forcing.delimiters
         self.max_gen_toks = max_gen_toks
         self.forcing_runs: list[dict[str, Any]] = []
         self.lazy: Any = None  # set by the backend: a LazyEngine
@@ -375,10 +377,7 @@ class S1VLLM(_ForcingLM):
                 "bench/forcing_bench.py; drop scheduler=..."
             )
         self.engine_caps_thinking = as_bool(ENGINE_CAP_ARG, engine_thinking_budget)
-        delimiters = parse_gen_kwargs(
-            self.defaults, preset=preset, default_max_gen_toks=max_gen_toks
-        ).forcing.delimiters
-        ends = (delimiters.thinking_start, delimiters.thinking_end)
+        ends = (self.delimiters.thinking_start, self.delimiters.thinking_end)
         self.lazy = vllm.prepare(
             pretrained, thinking_delimiters=ends if self.engine_caps_thinking else None, **kwargs
         )
