@@ -28,8 +28,10 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(VENV)/bin/s1-eval demo
 
+# One pytest-xdist worker per core, each kept to its own core (tests/conftest.py)
+TEST_WORKERS ?= 2
 test: install
-	S1_EVAL_REQUIRE_ENGINE=1 $(PY) -m pytest
+	S1_EVAL_REQUIRE_ENGINE=1 $(PY) -m pytest -n $(TEST_WORKERS)
 
 test-fast: install
 	$(PY) -m pytest -m "not engine and not slow"

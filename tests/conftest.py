@@ -6,6 +6,7 @@ Real-engine tests are marked ``engine``. Without vLLM they skip, unless S1_EVAL_
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -30,9 +31,81 @@ hypothesis_settings.register_profile(
 hypothesis_settings.register_profile("long", max_examples=2000, **_PROPERTY_DEFAULTS)
 hypothesis_settings.load_profile("ci")
 
+
+def _keep_each_worker_to_its_own_cores() -> None:
+    """Under pytest-xdist (`make test` runs one worker per core) each worker, and every process it
+    starts, keeps to cores of its own: two vLLM engines whose OpenMP threads spin on the same
+    cores slow each other several-fold."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if workers < 2 or len(cores) < workers:
+        return
+    index = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw")) % workers  # gw2 replaces gw0
+    mine = cores[index::workers]
+    os.sched_setaffinity(0, mine)
+    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, mine))
+    os.environ["OMP_NUM_THREADS"] = str(len(mine))
+
+
+_keep_each_worker_to_its_own_cores()
+
+#: seconds each slow file took on this machine (`pytest --durations=0`, one process): under
+#: pytest-xdist the heaviest files start first, so the workers finish together
+SLOW_FILES = {
+    "test_demo.py": 545, "test_r1_tokenizer.py": 140, "test_upstream_parity.py": 135,
+    "test_control_methods.py": 110, "test_submit.py": 110, "test_lm_args.py": 105,
+    "test_seeds.py": 75, "test_lm_eval_errors.py": 70, "test_submit_rerun.py": 70,
+    "test_fork_commands.py": 65, "test_select.py": 65, "test_preemption.py": 65,
+    "test_decode_methods.py": 40, "test_sweep_cell.py": 40, "test_context_clamp.py": 40,
+    "test_lm_eval_table.py": 35, "test_datafiles.py": 35, "test_verify.py": 30,
+    "test_registration.py": 30, "test_reproduce.py": 30, "test_archive.py": 30,
+    "test_sweep.py": 30, "test_server.py": 290, "test_replicas.py": 175, "test_loop_guard.py": 145,
+    "test_lm.py": 95, "test_template_thinking.py": 60, "test_bench.py": 20,
+}  # fmt: skip
+#: the session's shared engines: the files that use one form a single work unit, so each engine
+#: is built once and two workers never hold two copies (they would not fit in 24 GiB beside the
+#: engines the command-line tests start)
+SHARED_ENGINES = ("vllm_lm", "vllm_server", "hf_lm")
+
+
+@functools.cache
+def work_unit(test_file: str) -> str:
+    """What pytest-xdist hands a worker whole: a test file, or all files using a shared engine
+    (read from the file's text: the controller schedules node ids and has no fixtures)."""
+    text = (REPO / test_file).read_text()
+    return "shared-engines" if any(name in text for name in SHARED_ENGINES) else test_file
+
+
+def _unit_of(nodeid: str) -> str:
+    return work_unit(nodeid.split("::")[0])
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule work units, heaviest first (the order pytest_collection_modifyitems gives)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return WorkUnits(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the heaviest work units first, so the workers finish together."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    files = {}
+    for item in items:
+        files.setdefault(_unit_of(item.nodeid), set()).add(item.path.name)
+    weight = {unit: sum(SLOW_FILES.get(name, 0) for name in names) for unit, names in files.items()}
+    items.sort(key=lambda item: -weight[_unit_of(item.nodeid)])
+
+
 # In-process engine: starts in ~10 s instead of ~30 s and runs faster on 2 cores.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

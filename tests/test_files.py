@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from s1_eval.common.files import (
     UnreadableFile,
     append_jsonl,
     cache_dir,
+    one_builder,
     read_json,
     read_jsonl,
     read_text,
@@ -85,6 +88,27 @@ def test_replacing_dir_publishes_a_finished_folder_only(tmp_path):
     with replacing_dir(target) as staging:
         (staging / "config.json").write_text("{}")
     assert os.listdir(tmp_path) == ["model"] and (target / "config.json").is_file()
+
+
+def test_one_builder_lets_the_first_build_and_the_second_find_it(tmp_path):
+    """Two parallel test workers asking for the same cached model: one converts, one waits."""
+    target, builds, started = tmp_path / "model", [], threading.Event()
+
+    def ask():
+        with one_builder(target):
+            started.set()
+            if not target.is_dir():
+                time.sleep(0.3)  # the other asks meanwhile
+                with replacing_dir(target) as staging:
+                    (staging / "config.json").write_text("{}")
+                builds.append(threading.get_ident())
+
+    first = threading.Thread(target=ask)
+    first.start()
+    started.wait()
+    ask()
+    first.join()
+    assert len(builds) == 1 and (target / "config.json").is_file()
 
 
 def test_append_jsonl_ends_a_torn_line_before_the_next_row(tmp_path):

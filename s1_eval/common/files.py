@@ -3,8 +3,8 @@
     write_atomic(Path("runs/x/leaderboard.md"), text); rows = read_jsonl(Path("data.jsonl"))
 
 Every file the package writes goes through ``write_atomic`` / ``write_all_atomic`` (a reader
-sees the old file or the whole new one), every folder it builds through ``replacing_dir``, and
-an append-only log through ``append_jsonl``. Every JSON / JSONL file it reads goes through
+sees the old file or the whole new one), every folder it builds through ``replacing_dir`` (a
+cached one under ``one_builder`` too), and an append-only log through ``append_jsonl``. Every JSON / JSONL file it reads goes through
 ``read_json`` / ``read_jsonl``, whose ``UnreadableFile`` names the file, the line and what is
 wrong, so a bad row is one line of error, not a decoder traceback.
 """
@@ -82,6 +82,19 @@ def replacing(path: Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def one_builder(target: Path) -> Iterator[None]:
+    """Hold a lock beside ``target`` while it is checked and built, so two processes asking for
+    the same cached folder (parallel test workers, two demos) build it once: the second waits,
+    then finds it. Check for the finished folder again inside the block."""
+    from filelock import FileLock
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.parent / f".{target.name}.lock", thread_local=False):
+        yield
 
 
 @contextlib.contextmanager

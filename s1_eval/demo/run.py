@@ -30,6 +30,7 @@ from pathlib import Path
 from s1_eval.common.bundled import TRAINER_DIR
 from s1_eval.common.files import (
     cache_dir,
+    one_builder,
     replacing_dir,
     write_all_atomic,
     write_atomic,
@@ -144,6 +145,14 @@ def train_mini_s1(
     if (target / "config.json").is_file():
         print(f"trained model found ({target.name}): skipping training")
         return target, False
+    with one_builder(target):
+        if (target / "config.json").is_file():  # trained meanwhile by another process
+            return target, False
+        _train(base_model, data, target, max_steps)
+    return target, True
+
+
+def _train(base_model: Path, data: Path, target: Path, max_steps: int | None) -> None:
     # a killed training never leaves a folder that looks finished
     with replacing_dir(target) as staging:
         command = [sys.executable, "-m", "s1_eval.trainer.sft", "--config", str(RECIPE),
@@ -153,7 +162,6 @@ def train_mini_s1(
             command += ["--max_steps", str(max_steps)]
         print("training: s1-train " + " ".join(command[3:]))
         subprocess.run(command, check=True)
-    return target, True
 
 
 def run_demo(

