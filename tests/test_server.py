@@ -293,8 +293,9 @@ def test_s1_eval_sweep_through_a_server_equals_separate_in_process_cells(
 
 
 def steps_served(server: LocalServer) -> float:
-    """Requests the server has finished, from its Prometheus metrics."""
-    with urllib.request.urlopen(server.url.removesuffix("/v1") + "/metrics", timeout=5) as r:
+    """Requests the server has finished, from its Prometheus metrics (a server sharing its one
+    core with a test run can take several seconds to answer)."""
+    with urllib.request.urlopen(server.url.removesuffix("/v1") + "/metrics", timeout=60) as r:
         text = r.read().decode()
     return sum(
         float(line.rsplit(" ", 1)[1])
