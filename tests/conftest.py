@@ -49,18 +49,31 @@ def _keep_each_worker_to_its_own_cores() -> None:
 
 _keep_each_worker_to_its_own_cores()
 
-#: seconds each slow file took on this machine (`pytest --durations=0`, one process): under
-#: pytest-xdist the heaviest files start first, so the workers finish together
+# In-process engine: starts in ~10 s instead of ~30 s and runs faster on 2 cores.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+# 1 GiB holds ~23,000 SmolLM2 tokens, more than any test's batch; two workers' engines then fit
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("S1_EVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+#: seconds each slow file took in one worker kept to one core (`make test`, `--durations=0`, on
+#: this project's 2-core machine): the heaviest work units start first, so the workers finish
+#: together
 SLOW_FILES = {
-    "test_demo.py": 545, "test_r1_tokenizer.py": 140, "test_upstream_parity.py": 135,
-    "test_control_methods.py": 110, "test_submit.py": 110, "test_lm_args.py": 105,
-    "test_seeds.py": 75, "test_lm_eval_errors.py": 70, "test_submit_rerun.py": 70,
-    "test_fork_commands.py": 65, "test_select.py": 65, "test_preemption.py": 65,
-    "test_decode_methods.py": 40, "test_sweep_cell.py": 40, "test_context_clamp.py": 40,
-    "test_lm_eval_table.py": 35, "test_datafiles.py": 35, "test_verify.py": 30,
-    "test_registration.py": 30, "test_reproduce.py": 30, "test_archive.py": 30,
-    "test_sweep.py": 30, "test_server.py": 290, "test_replicas.py": 175, "test_loop_guard.py": 145,
-    "test_lm.py": 95, "test_template_thinking.py": 60, "test_bench.py": 20,
+    "test_demo.py": 925, "test_server.py": 355, "test_replicas.py": 285, "test_loop_guard.py": 175,
+    "test_upstream_parity.py": 150, "test_r1_tokenizer.py": 150, "test_submit.py": 130,
+    "test_lm.py": 120, "test_lm_args.py": 115, "test_control_methods.py": 110,
+    "test_seeds.py": 95, "test_preemption.py": 85, "test_submit_rerun.py": 80,
+    "test_lm_eval_errors.py": 80, "test_decode_methods.py": 80, "test_select.py": 75,
+    "test_fork_commands.py": 75, "test_template_thinking.py": 65, "test_context_clamp.py": 60,
+    "test_sweep_cell.py": 40, "test_lm_eval_table.py": 40, "test_datafiles.py": 40,
+    "test_verify.py": 35, "test_registration.py": 35, "test_sweep.py": 30, "test_reproduce.py": 30,
+    "test_cli_conventions.py": 30, "test_bench.py": 30, "test_archive.py": 30,
+    "test_sweep_shared.py": 25, "test_tasks_engine.py": 20, "test_scripted.py": 20,
 }  # fmt: skip
 #: the session's shared engines: the files that use one form a single work unit, so each engine
 #: is built once and two workers never hold two copies (they would not fit in 24 GiB beside the
@@ -102,16 +115,6 @@ def pytest_collection_modifyitems(config, items):
     weight = {unit: sum(SLOW_FILES.get(name, 0) for name in names) for unit, names in files.items()}
     items.sort(key=lambda item: -weight[_unit_of(item.nodeid)])
 
-
-# In-process engine: starts in ~10 s instead of ~30 s and runs faster on 2 cores.
-os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("S1_EVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 #: engine settings every real-engine test uses, so results compare like with like
 ENGINE_ARGS = {

@@ -4,9 +4,10 @@
 
 Every file the package writes goes through ``write_atomic`` / ``write_all_atomic`` (a reader
 sees the old file or the whole new one), every folder it builds through ``replacing_dir`` (a
-cached one under ``one_builder`` too), and an append-only log through ``append_jsonl``. Every JSON / JSONL file it reads goes through
-``read_json`` / ``read_jsonl``, whose ``UnreadableFile`` names the file, the line and what is
-wrong, so a bad row is one line of error, not a decoder traceback.
+cached one under ``one_builder`` too), and an append-only log through ``append_jsonl``. Every
+JSON / JSONL file it reads goes through ``read_json`` / ``read_jsonl``, whose ``UnreadableFile``
+names the file, the line and what is wrong, so a bad row is one line of error, not a decoder
+traceback.
 """
 
 from __future__ import annotations
