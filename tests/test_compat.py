@@ -14,12 +14,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from s1_eval.common.versions import ALLOW_ENV, SUPPORTED, check_versions, is_supported
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the project supports 3.10, whose standard library has no TOML reader
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 
