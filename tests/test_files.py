@@ -17,8 +17,8 @@ from s1_eval.common import files
 from s1_eval.common.files import (
     UnreadableFile,
     append_jsonl,
+    build_once,
     cache_dir,
-    one_builder,
     read_json,
     read_jsonl,
     read_text,
@@ -90,25 +90,23 @@ def test_replacing_dir_publishes_a_finished_folder_only(tmp_path):
     assert os.listdir(tmp_path) == ["model"] and (target / "config.json").is_file()
 
 
-def test_one_builder_lets_the_first_build_and_the_second_find_it(tmp_path):
+def test_build_once_lets_the_first_build_and_the_second_find_it(tmp_path):
     """Two parallel test workers asking for the same cached model: one converts, one waits."""
-    target, builds, started = tmp_path / "model", [], threading.Event()
+    target, started = tmp_path / "model", threading.Event()
 
-    def ask():
-        with one_builder(target):
-            started.set()
-            if not target.is_dir():
-                time.sleep(0.3)  # the other asks meanwhile
-                with replacing_dir(target) as staging:
-                    (staging / "config.json").write_text("{}")
-                builds.append(threading.get_ident())
+    def build(staging):
+        started.set()
+        time.sleep(0.3)  # the other asks meanwhile
+        (staging / "config.json").write_text("{}")
 
-    first = threading.Thread(target=ask)
+    built = []
+    first = threading.Thread(target=lambda: built.append(build_once(target, build, "config.json")))
     first.start()
     started.wait()
-    ask()
+    built.append(build_once(target, build, "config.json"))
     first.join()
-    assert len(builds) == 1 and (target / "config.json").is_file()
+    assert sorted(built) == [False, True] and (target / "config.json").is_file()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(files.TMP_PREFIX)]
 
 
 def test_append_jsonl_ends_a_torn_line_before_the_next_row(tmp_path):

