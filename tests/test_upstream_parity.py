@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import engine_args_string, write_tiny_questions
+from tests.conftest import PROCESS_START, engine_args_string, write_tiny_questions
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIM = """
+SHIM = f"""
 import importlib.metadata as metadata
 import sys
 
@@ -39,6 +39,11 @@ def version(name):
 
 
 metadata.version = version
+
+# this file takes the place of the suite's own start-up hook on the path: run that one too
+import runpy
+
+runpy.run_path({str(PROCESS_START)!r})
 """
 #: a non-forcing gen_kwarg on both sides: it keeps s1_vllm's generation plain
 GEN_KWARGS = "max_gen_toks=40"
