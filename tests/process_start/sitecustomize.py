@@ -3,9 +3,9 @@
     S1_EVAL_TEST_TASK_INDEX=DIR python ...   # tests/conftest.py sets both it and PYTHONPATH
 
 Each ``lm_eval`` process spends ~10 s of CPU parsing lm-eval's 14,000 bundled task YAMLs into
-its task index before it reads its arguments; the suite starts ~100 such processes. The first
+its task index before it reads its arguments; the suite starts ~130 such processes. The first
 process of a session builds that part of the index for real and stores it; the others load it
-(~1 s). Every other folder (this project's tasks, a test's own task folder) is indexed live,
+(~2 s). Every other folder (this project's tasks, a test's own task folder) is indexed live,
 and merged as lm-eval merges, so which task wins an override does not change.
 S1_EVAL_TEST_TASK_INDEX=0 turns the replay off.
 """
@@ -18,7 +18,6 @@ import importlib.util
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 INDEX_MODULE = "lm_eval.tasks._index"
@@ -54,11 +53,11 @@ def _bundled_index(original, bundled: Path, folder: Path) -> dict:
     stored = folder / f"lm-eval-{lm_eval.__version__}-{where}.pickle"
     if stored.is_file():
         return pickle.loads(stored.read_bytes())
+    from s1_eval.common.files import write_atomic
+
     index = original([bundled])
-    handle, staging = tempfile.mkstemp(dir=folder, suffix=".part")
-    with os.fdopen(handle, "wb") as out:
-        pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(staging, stored)  # a second process building at the same time writes the same
+    # a second process building at the same time writes the same bytes
+    write_atomic(stored, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
     return index
 
 
