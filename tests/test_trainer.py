@@ -323,6 +323,32 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_estimate_and_select_refuse_bad_input_before_trl_loads():
+    """`s1-train estimate` / `select` read their own arguments first: a missing one is the same
+    one line, and neither TRL nor the training script has been imported by then."""
+    probe = (
+        "import sys\n"
+        "from s1_eval.trainer.command import main\n"
+        "for words in (['estimate', '--config', 'x.yaml'], ['select', '--pool', 'p.jsonl']):\n"
+        "    try:\n"
+        "        main(words)\n"
+        "    except SystemExit as stop:\n"
+        "        print(stop.code)\n"
+        "print(sorted(m for m in ('trl', 's1_eval.trainer.sft', 'torch') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.splitlines() == ["2", "2", "[]"], done.stdout + done.stderr[-2000:]
+    errors = [row for row in done.stderr.splitlines() if row.startswith("error:")]
+    assert errors == [
+        "error: estimate: the following arguments are required: --num_gpus "
+        "(--debug shows the traceback)",
+        "error: select: the following arguments are required: --output_dir "
+        "(--debug shows the traceback)",
+    ], done.stderr[-2000:]
+
+
 def test_debug_raises_instead_of_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(data.ConfigError, match=r"--config: no such recipe file: missing\.yaml"):

@@ -1,5 +1,5 @@
-"""The `s1-train` console command: answers --help before torch and TRL load, then runs
-`s1_eval.trainer.sft.main` (train, estimate or select).
+"""The `s1-train` console command: answers --help, `estimate` and `select` before torch and
+TRL load; training runs `s1_eval.trainer.sft.main`.
 
     s1-train --help
 """
@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from s1_eval.trainer.usage import command_words
+from s1_eval.trainer.usage import TOOL_COMMANDS, command_words, run_tool_command
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command_words([a for a in argv if a != "--debug"])  # --help: the usage, without loading TRL
+    words = command_words([a for a in argv if a != "--debug"])  # --help: without loading TRL
+    if words[0] in TOOL_COMMANDS:
+        run_tool_command(words, debug="--debug" in argv)
+        return
     from s1_eval.trainer.sft import main as run_command
 
     run_command(argv)

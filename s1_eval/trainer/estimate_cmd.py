@@ -91,14 +91,14 @@ def estimate_parser() -> OneLineParser:
 
 def estimate_command(argv: list[str]) -> str:
     """Print (and return) the estimate table for the recipe and GPU count in ``argv``."""
-    from s1_eval.trainer.config import parse_config
-
     options, rest = estimate_parser().parse_known_args(argv)
     if options.config is None:
         raise ConfigError("--config", "estimate needs a recipe: --config RECIPE --num_gpus N")
     rest = ["--config", options.config, *rest]
     if options.num_gpus < 1:
         raise ConfigError("num_gpus", f"expected at least 1, got {options.num_gpus}")
+    from s1_eval.trainer.config import parse_config  # TRL's SFTConfig: after the cheap checks
+
     # The recipe is for the GPU machine: swallow the "no GPU here, bf16 off" note of a CPU host.
     with contextlib.redirect_stdout(io.StringIO()):
         args, config = parse_config(rest)

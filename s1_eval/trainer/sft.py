@@ -18,7 +18,6 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTTrainer
 
-from s1_eval.common.log import one_line
 from s1_eval.trainer import lora, preemption
 from s1_eval.trainer.config import (
     S1Args,
@@ -30,7 +29,6 @@ from s1_eval.trainer.config import (
     say,
 )
 from s1_eval.trainer.data import (
-    ConfigError,
     build_s1_dataset,
     load_rows,
     require_prompt_completion,
@@ -38,7 +36,12 @@ from s1_eval.trainer.data import (
     sequence_lengths,
     truncation_report,
 )
-from s1_eval.trainer.usage import command_words
+from s1_eval.trainer.usage import (
+    TOOL_COMMANDS,
+    bad_input_is_one_line,
+    command_words,
+    run_tool_command,
+)
 
 
 def load_tokenizer(args: S1Args, config: S1SFTConfig):
@@ -156,25 +159,15 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = command_words([a for a in argv if a != "--debug"])
-    try:
-        if argv[:1] == ["estimate"]:
-            from s1_eval.trainer.estimate_cmd import estimate_command
-
-            estimate_command(argv[1:])
-        elif argv[:1] == ["select"]:
-            from s1_eval.trainer.select_cmd import select_command
-
-            select_command(argv[1:])
-        else:
+    if argv[0] in TOOL_COMMANDS:
+        run_tool_command(argv, debug)
+        return
+    with bad_input_is_one_line(debug):
+        try:
             run(argv)
-    except (preemption.AlreadyTrained, preemption.Preempted) as stop:
-        say(str(stop))  # a finished output_dir exits 0, a SIGTERM after its checkpoint 75
-        sys.exit(stop.exit_code)
-    except (ConfigError, ValueError, TypeError, OSError) as error:
-        if debug:
-            raise
-        print(f"error: {one_line(error)} (--debug shows the traceback)", file=sys.stderr)
-        sys.exit(2)
+        except (preemption.AlreadyTrained, preemption.Preempted) as stop:
+            say(str(stop))  # a finished output_dir exits 0, a SIGTERM after its checkpoint 75
+            sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

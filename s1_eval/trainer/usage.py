@@ -1,13 +1,22 @@
-"""What `s1-train --help` prints, and the command words every entry point of s1-train reads first.
+"""What `s1-train --help` prints, the command words every entry point of s1-train reads first,
+and the commands that run before torch and TRL load.
 
     argv = command_words(sys.argv[1:])   # prints the usage for --help; "train ARGS" -> ARGS
 
-Kept free of torch, TRL and datasets, so ``s1-train --help`` answers at once.
+Kept free of torch, TRL and datasets, so ``s1-train --help`` answers at once; ``estimate`` and
+``select`` import what they need themselves (training's imports cost ~8 s of CPU more).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
+
+from s1_eval.common.log import one_line
+
+#: the commands that need neither TRL nor the training script
+TOOL_COMMANDS = ("estimate", "select")
 
 USAGE = """usage: s1-train [train] --config RECIPE [--FIELD VALUE ...]
        s1-train estimate --config RECIPE --num_gpus N [--gpu_memory_gib GIB]
@@ -33,3 +42,29 @@ def command_words(argv: list[str]) -> list[str]:
         print(USAGE, end="")
         sys.exit(0 if argv else 2)
     return argv[1:] if argv[0] == "train" else argv
+
+
+@contextlib.contextmanager
+def bad_input_is_one_line(debug: bool) -> Iterator[None]:
+    """Bad input (a ValueError such as ConfigError, a TypeError, an OSError) ends the command as
+    one line on stderr and exit status 2; ``debug`` re-raises it instead."""
+    try:
+        yield
+    except (ValueError, TypeError, OSError) as error:
+        if debug:
+            raise
+        print(f"error: {one_line(error)} (--debug shows the traceback)", file=sys.stderr)
+        sys.exit(2)
+
+
+def run_tool_command(words: list[str], debug: bool) -> None:
+    """``estimate ARGS`` or ``select ARGS`` (``words`` as command_words returns them)."""
+    with bad_input_is_one_line(debug):
+        if words[0] == "estimate":
+            from s1_eval.trainer.estimate_cmd import estimate_command
+
+            estimate_command(words[1:])
+        else:
+            from s1_eval.trainer.select_cmd import select_command
+
+            select_command(words[1:])
