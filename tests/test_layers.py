@@ -13,6 +13,8 @@ from pathlib import Path
 
 import grimp
 
+from tests.conftest import lm_eval_command
+
 
 def import_cycles(package: str) -> list[list[str]]:
     """Every group of modules of ``package`` that import each other, directly or not."""
@@ -76,12 +78,11 @@ GEN_KWARGS = "max_tokens_thinking=800,thinking_n_ignore=2,thinking_n_ignore_str=
 def test_a_use_cache_database_from_the_flat_layout_still_loads(tmp_path):
     cache = tmp_path / "s1_fake"
     shutil.copy(OLD_CACHE, f"{cache}_rank0.db")
-    script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     # other model_args than the cached run's: a regenerated response would think 50 tokens
     # per "Wait", so equal traces prove that every response came from the old database
     proc = subprocess.run(
-        [script or "lm_eval", "--model", "s1_scripted",
+        [*lm_eval_command(), "--model", "s1_scripted",
          "--model_args", "patience=600,wait_tokens=50", "--tasks", "s1_fake",
          "--include_path", "tests/fixtures/s1_fake_task", "--gen_kwargs", GEN_KWARGS,
          "--output_path", str(tmp_path / "out"), "--log_samples", "--use_cache", str(cache)],

@@ -13,16 +13,19 @@ header's registry package, ~95 MB).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from lm_eval.api.instance import Instance
 
 from tests import r1_fixture
-from tests.conftest import engine_args_string, env_for_lm_evals_vllm, write_tiny_questions
+from tests.conftest import (
+    engine_args_string,
+    env_for_lm_evals_vllm,
+    lm_eval_command,
+    write_tiny_questions,
+)
 from tests.r1_fixture import ASSISTANT, BOS, END_THINK, THINK, USER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +87,7 @@ def r1_tasks(tmp_path_factory) -> Path:
 
 def lm_eval_rows(out: Path, model: str, model_args: str, tasks: list[str], task_dir: Path):
     """One real ``lm_eval --apply_chat_template`` run: each task's samples rows by doc_id."""
-    script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-m", "lm_eval"]
+    command = lm_eval_command()
     env = env_for_lm_evals_vllm(out) if model == "vllm" else None
     proc = subprocess.run(
         [*command, "--model", model, "--model_args", model_args, "--tasks", ",".join(tasks),

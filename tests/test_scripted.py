@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from s1_eval import cli
 from s1_eval.backends.lm import S1Scripted
 from s1_eval.core.s1_format import PRESETS
 from s1_eval.engines.scripted import RECHECK, RECONSIDER, THOUGHTS, ScriptedTokenizer
+from tests.conftest import lm_eval_command
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK_DIR = "tests/fixtures/s1_fake_task"
@@ -179,8 +178,7 @@ SWEEP = [
 
 
 def test_lm_eval_command_line(tmp_path):
-    script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-m", "lm_eval"]
+    command = lm_eval_command()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     gen_kwargs = "max_tokens_thinking=800,thinking_n_ignore=2,thinking_n_ignore_str=Wait"
     proc = subprocess.run(

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from lm_eval.api.instance import Instance
 from s1_eval.core.forcing import force_generate
 from s1_eval.core.s1_format import PRESETS, template_thinking
 from s1_eval.core.settings import parse_gen_kwargs
+from tests.conftest import lm_eval_command
 from tests.fake_engine import FakeEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +114,7 @@ def test_a_template_in_other_tags_than_the_preset_fails_before_the_engine(thinki
 
 
 def lm_eval_samples(tmp_path: Path, model_args: str, chat_template: bool):
-    script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-m", "lm_eval"]
+    command = lm_eval_command()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     gen_kwargs = "max_tokens_thinking=300,thinking_n_ignore=1,thinking_n_ignore_str=Wait"
     proc = subprocess.run(

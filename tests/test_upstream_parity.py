@@ -13,14 +13,17 @@ must keep reading its real metadata, or it loses its CPU platform). ``s1_vllm`` 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import engine_args_string, env_for_lm_evals_vllm, write_tiny_questions
+from tests.conftest import (
+    engine_args_string,
+    env_for_lm_evals_vllm,
+    lm_eval_command,
+    write_tiny_questions,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 #: a non-forcing gen_kwarg on both sides: it keeps s1_vllm's generation plain
@@ -50,8 +53,7 @@ def plain_task_dir(tmp_path_factory) -> Path:
 
 def lm_eval_responses(tmp_path: Path, name: str, model: str, model_args: str, task_dir: Path):
     """One real ``lm_eval`` run; the response per doc_id from its samples file."""
-    script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-m", "lm_eval"]
+    command = lm_eval_command()
     env = env_for_lm_evals_vllm(tmp_path) if model == "vllm" else None
     out = tmp_path / name
     proc = subprocess.run(
