@@ -257,25 +257,61 @@ def _hear_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+#: the demo task with a grader that says when re-grading began, then takes its time: Ctrl-C then
+#: lands inside re-grading on any machine, however loaded (not in imports, not after the end)
+SLOW_GRADER = """
+import time
+from pathlib import Path
+
+def process_results(doc, results):
+    (Path(__file__).parent / "grading-began").touch()
+    time.sleep(300)
+"""
+
+
+def slow_demo_task(folder: Path) -> Path:
+    folder.mkdir()
+    demo_yaml = Path(__file__).parents[1] / "tasks" / "demo" / "s1_demo_counting.yaml"
+    (folder / "slow.py").write_text(SLOW_GRADER)
+    (folder / "s1_demo_counting.yaml").write_text(
+        f"include: {demo_yaml}\ntask: s1_demo_counting\n"
+        "process_results: !function slow.process_results\n"
+    )
+    return folder
+
+
 def test_ctrl_c_while_verifying_leaves_no_temporary_folder(base, place):
     """Interrupted once the archive is unpacked (while it is re-graded): one line, exit 130,
     and the temporary folder is gone."""
+    tasks = slow_demo_task(place / "slow_tasks")
     env = {**os.environ, "TMPDIR": str(place / "tmpdir")}
-    command = [sys.executable, "-m", "s1_eval.cli", "verify", str(base)]
+    command = [
+        sys.executable,
+        "-m",
+        "s1_eval.cli",
+        "verify",
+        str(base),
+        "--include_path",
+        str(tasks),
+    ]
     running = subprocess.Popen(
         command, cwd=place / "cwd", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, preexec_fn=_hear_ctrl_c,
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while not list((place / "tmpdir").rglob("samples_*.jsonl")):
+    while not (tasks / "grading-began").exists():
         assert running.poll() is None and time.monotonic() < deadline, running.communicate()
         time.sleep(0.05)
+    assert list((place / "tmpdir").rglob("samples_*.jsonl")), "re-grading before unpacking"
     running.send_signal(signal.SIGINT)
     out, err = running.communicate(timeout=120)
-    assert (running.returncode, out, err) == (
+    lines = [
+        line for line in err.splitlines() if "overrides existing task" not in line
+    ]  # lm-eval's
+    assert (running.returncode, out, lines) == (
         130,
         "",
-        "verify: interrupted; nothing unpacked was kept\n",
+        ["verify: interrupted; nothing unpacked was kept"],
     )
     assert snapshot(place / "tmpdir") == {}
 
