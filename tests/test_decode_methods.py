@@ -15,6 +15,7 @@ from s1_eval.core.forcing import force_generate
 from s1_eval.core.settings import PRESETS, parse_gen_kwargs
 from s1_eval.core.steps import GenerationStep
 from s1_eval.core.thinking_control import NOTHINKING_TEXT, NOWAIT_KEYWORDS, spellings
+from s1_eval.core.token_trace import TokenTrace
 from s1_eval.engines.scripted import ScriptedEngine
 from s1_eval.engines.vllm import sampling_fields
 from s1_eval.report.parallel import majority, short_m
@@ -112,11 +113,19 @@ def test_alphaone_inserts_wait_after_paragraph_breaks_before_the_moment():
     kwargs = {**cell_kwargs("alphaone", 300, "0.5"), "thinking_alpha_break": ". ",
               "thinking_alpha_p": 1.0, "thinking_alpha_seed": 1}  # fmt: skip
     assert kwargs["thinking_alpha"] == 0.5 and kwargs["max_tokens_thinking"] == 300
-    text, _, steps = run(kwargs, question=QUESTION.replace("40", "600"), patience=1000)
+    text, trace, steps = run(kwargs, question=QUESTION.replace("40", "600"), patience=1000)
     thinking = text.split("<|im_start|>think")[1].split("<|im_start|>answer")[0]
     # the moment is 0.5 x 300 = 150 tokens; the first break (after 33) draws "Wait" with
     # probability 1 - 33/150 (this seed: yes), and the toy starts over after it
     assert thinking.startswith("\nLet me read the question again. Wait, let me check that. ")
+    # the trace lists each inserted "Wait" where it went (no end was suppressed for it)
+    assert trace.inserted == ("Wait",) * thinking.count("Wait") and trace.suppressions == 0
+    tokens = TokenTrace.decode(trace.tokens)
+    toy = Recording().tokenizer
+    assert [toy.decode(tokens.thinking[a : a + n]) for a, n in tokens.inserted] == ["Wait"] * len(
+        trace.inserted
+    )
+    assert toy.decode(tokens.thinking[: tokens.inserted[0][0]]).endswith("question again. ")
     slow = [s for s in steps if s.phase == "thinking" and s.stop[-1] == ". "]
     assert slow and all(s.max_tokens <= 150 for s in slow), "paragraph by paragraph to the moment"
     assert any(s.stop[-1] == "Wait" for s in steps), "after the moment it watches for Wait"

@@ -36,8 +36,8 @@ def test_the_phases_of_a_response_with_two_suppressions():
     assert len(trace.answer) == out.trace.answer_tokens
     phases = [trace.phase_at(i) for i in range(len(trace.tokens))]
     assert phases[0] == "thinking" and phases[3] == "inserted string 1"
-    assert phases[4] == "thinking after suppression 1" and phases[-1] == "answer"
-    assert "thinking after suppression 2" in phases and "closing text" in phases
+    assert phases[4] == "thinking after inserted string 1" and phases[-1] == "answer"
+    assert "thinking after inserted string 2" in phases and "closing text" in phases
 
 
 def test_the_cap_text_is_the_closing_phase():

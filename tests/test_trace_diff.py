@@ -62,7 +62,7 @@ def test_json_and_the_phase_after_a_suppression(tmp_path):
     phases = {(p["phase_a"], p["phase_b"]) for p in data["problems"]}
     assert phases == {
         ("closing text", "thinking"),
-        ("closing text", "thinking after suppression 1"),
+        ("closing text", "thinking after inserted string 1"),
     }
 
 

@@ -83,8 +83,8 @@ class AlphaRun:
         head = repr(step.prompt_token_ids[: step.head_len]).encode()
         self.rng = random.Random(f"{control.alpha_seed}/{zlib.crc32(head)}/{self.before}")
         self.ids: list[int] = []
-        #: where each "Wait" was inserted (thinking tokens before it), for tests and traces
-        self.inserted_at: list[int] = []
+        #: (start, length) of each inserted "Wait" among ``ids``, for the trace
+        self.inserted: list[tuple[int, int]] = []
 
     @property
     def thinking(self) -> int:
@@ -115,8 +115,9 @@ class AlphaRun:
                 return self._finish(StepResult((), "", "stop", None))
             self.ids += self.tokenizer.encode(control.alpha_break)
             if self.rng.random() < control.alpha_p * (1 - self.thinking / self.moment):
-                self.inserted_at.append(self.thinking)
-                self.ids += self.tokenizer.encode(control.alpha_wait)
+                wait = self.tokenizer.encode(control.alpha_wait)
+                self.inserted.append((len(self.ids), len(wait)))
+                self.ids += wait
             return self._continue_or(StepResult((), "", "length", None))
         if result.finish_reason == "length" and slow:  # the moment, not the cap: think on
             self.ids += list(result.token_ids)
@@ -129,8 +130,17 @@ class AlphaRun:
     def _finish(self, last: StepResult) -> StepResult:
         ids = self.ids[: self.cap - self.before] if last.finish_reason == "length" else self.ids
         text = self.tokenizer.decode(ids)
+        inserted = tuple(
+            (start, min(length, len(ids) - start))
+            for start, length in self.inserted
+            if start < len(ids)
+        )
         return StepResult(
-            tuple(ids) + last.token_ids, text + last.text, last.finish_reason, last.stop_reason
+            tuple(ids) + last.token_ids,
+            text + last.text,
+            last.finish_reason,
+            last.stop_reason,
+            inserted=inserted,
         )
 
 

@@ -145,6 +145,7 @@ class ForcedRequest:
         looped = self.loop_watch.feed(kept) if self.loop_watch is not None else None
         if looped is not None:
             kept = kept[:looped]
+        self._record_control_inserts(result, kept)
         self.thinking_ids.extend(kept)
         used = len(self.thinking_ids)
         if looped is not None:
@@ -165,6 +166,17 @@ class ForcedRequest:
             # ends inside the first token, so end thinking here; every loop adds a token.
             return self._close(cap_fired=False)
         return self._suppress(budget - used)
+
+    def _record_control_inserts(self, result: StepResult, kept: list[int]) -> None:
+        """A thinking control's own inserted strings (``result.inserted``), as far as kept."""
+        offset, known = len(self.thinking_ids), self.plan.tokenizer.vocab_size
+        for start, length in result.inserted:
+            # ids the loop drops (``_clean``) before the string move it left
+            start = sum(1 for t in result.token_ids[:start] if 0 <= t < known)
+            length = min(length, len(kept) - start)
+            if length > 0:
+                self.inserted_spans.append((offset + start, length))
+                self.inserted.append(self.plan.tokenizer.decode(kept[start : start + length]))
 
     def _ignore_text(self) -> str:
         strings = self.plan.settings.forcing.thinking_n_ignore_str

@@ -55,6 +55,9 @@ class StepResult:
     finish_reason: Literal["stop", "length", "error"]
     stop_reason: str | int | None = None
     error: str | None = None
+    #: (start, length) among ``token_ids`` of each string a thinking control put there itself
+    #: (AlphaOne's "Wait"): the trace lists them with the loop's own inserted strings
+    inserted: tuple[tuple[int, int], ...] = ()
 
 
 class Tokenizer(Protocol):

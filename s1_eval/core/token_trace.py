@@ -28,8 +28,8 @@ VERSION = "t1"
 
 @dataclass(frozen=True)
 class TokenTrace:
-    """Generated ids by phase; ``inserted`` holds (start, length) of each ignore string's ids
-    within ``thinking``, in the order they were inserted."""
+    """Generated ids by phase; ``inserted`` holds (start, length) of each inserted string's ids
+    within ``thinking`` (the loop's ignore strings, a thinking control's "Wait"s), in order."""
 
     thinking: tuple[int, ...] = ()
     inserted: tuple[tuple[int, int], ...] = ()
@@ -49,7 +49,7 @@ class TokenTrace:
                     return f"inserted string {number}"
                 if start + length <= index:
                     done = number
-            return f"thinking after suppression {done}" if done else "thinking"
+            return f"thinking after inserted string {done}" if done else "thinking"
         if index < len(self.thinking) + len(self.closing):
             return "closing text"
         return "answer"
