@@ -83,11 +83,16 @@ runpy.run_path({str(PROCESS_START)!r})
 """
 
 
+def console_command(script: str, module: str) -> list[str]:
+    """The venv's console ``script`` (``make test`` puts no venv on PATH), or
+    ``python -m module`` where it has none."""
+    found = shutil.which(script, path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", module]
+
+
 def lm_eval_command() -> list[str]:
-    """The venv's ``lm_eval`` console script (``make test`` puts no venv on PATH), or
-    ``python -m lm_eval`` where it has none."""
-    script = shutil.which("lm_eval", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "lm_eval"]
+    """The venv's ``lm_eval``, as a user runs it."""
+    return console_command("lm_eval", "lm_eval")
 
 
 def env_for_lm_evals_vllm(folder: Path) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +18,9 @@ import pytest
 
 from s1_eval.tasks import benchmarks
 from s1_eval.tasks.datafiles import REQUIRED, DataFileError, read_rows
+from tests.conftest import lm_eval_command
 
 DATA = Path(__file__).resolve().parent / "fixtures" / "data"
-LM_EVAL = str(Path(sys.executable).parent / "lm_eval")
 MATH_ROW = {"problem": "What is 1 + 1?", "answer": "2"}
 
 
@@ -142,7 +141,7 @@ def test_lm_eval_cli_reports_a_bad_file_in_one_line(tmp_path, case):
     path = write(data / name, content)
     for other in ("aime24.jsonl", "gpqa_diamond.jsonl"):
         shutil.copy(DATA / other, data / other)
-    argv = [LM_EVAL, "--model", "dummy", "--tasks", "s1_math500", "--limit", "2",
+    argv = [*lm_eval_command(), "--model", "dummy", "--tasks", "s1_math500", "--limit", "2",
             "--metadata", json.dumps({"s1_data_dir": str(data)})]  # fmt: skip
     start = time.monotonic()
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -20,7 +20,7 @@ import pytest
 
 from s1_eval.core.s1_format import PRESETS
 from s1_eval.demo.run import ABLATION_STRINGS, DEMO_BUDGETS, WAIT_COUNTS, demo_config, stock_config
-from tests.conftest import REPO, engine_args_string, read_samples, rows_by_cell
+from tests.conftest import REPO, engine_args_string, lm_eval_command, read_samples, rows_by_cell
 
 S1 = PRESETS["s1"]
 # the recipe's full training (the "Wait" test needs a model that learned the pattern), few cells
@@ -99,8 +99,7 @@ def test_demo_rerun_skips_training_and_generation(demo_run):
 def test_trained_model_thinks_in_s1_delimiters_under_lm_eval(demo_run, tmp_path):
     _, _, model_dir = demo_run
     cap = 16  # the model stops by itself after 13 thinking tokens on one group, 22+ on more
-    lm_eval = Path(sys.executable).parent / "lm_eval"  # the venv's, as make test has no PATH
-    command = [str(lm_eval), "--model", "s1_vllm",
+    command = [*lm_eval_command(), "--model", "s1_vllm",
                "--model_args", engine_args_string(model_dir, preset="s1"),
                "--tasks", "s1_demo_counting", "--apply_chat_template", "--limit", "8",
                "--gen_kwargs", f"max_tokens_thinking={cap}",
@@ -129,8 +128,7 @@ def test_one_forced_wait_recovers_a_premature_conclusion_under_lm_eval(demo_run,
     cwd, _, model_dir = demo_run
     [native_dir] = (cwd / "out" / "cells").glob("*budget=none,n_ignore=0")
     native = {row["doc_id"]: row for row in read_samples(native_dir, "s1_demo_counting")}
-    lm_eval = Path(sys.executable).parent / "lm_eval"
-    command = [str(lm_eval), "--model", "s1_vllm",
+    command = [*lm_eval_command(), "--model", "s1_vllm",
                "--model_args", engine_args_string(model_dir, preset="s1"),
                "--tasks", "s1_demo_counting", "--apply_chat_template", "--limit", "8",
                "--gen_kwargs", "max_gen_toks=160,thinking_n_ignore=1,thinking_n_ignore_str=Wait",

@@ -14,15 +14,13 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENGINE_ARGS, read_results, read_samples
+from tests.conftest import ENGINE_ARGS, lm_eval_command, read_results, read_samples
 
 DATA = Path(__file__).resolve().parent / "fixtures" / "data"
-LM_EVAL = str(Path(sys.executable).parent / "lm_eval")
 
 #: "Testing" line of the fork's eval/commands.sh
 FORK_TESTING = (
@@ -56,7 +54,7 @@ def as_s1(line: str, model_args: str | None, data_dir: Path, limit: int) -> list
     while "=" in words[0]:  # OPENAI_API_KEY=... PROCESSOR=...: the fork's remote grader
         words.pop(0)
     assert words[0] == "lm_eval"
-    words[0] = LM_EVAL
+    words[:1] = lm_eval_command()
     model = words.index("--model") + 1
     if words[model] == "vllm":
         words[model] = "s1_vllm"

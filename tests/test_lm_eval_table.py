@@ -12,13 +12,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from s1_eval.tasks.scoring import TEXT_FIELDS
 from s1_eval.trace import SAMPLE_FIELDS, TRACE, UNKNOWN, flat_row
+from tests.conftest import console_command, lm_eval_command
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "fixtures" / "data"
@@ -37,11 +37,6 @@ EXPECTED_ROWS = {
 }
 
 
-def _command(name: str) -> list[str]:
-    script = shutil.which(name, path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", name.replace("-", "_")]
-
-
 def _env() -> dict[str, str]:
     return {
         **os.environ,
@@ -56,7 +51,7 @@ def run(tmp_path_factory) -> tuple[Path, str]:
     """One uncapped lm_eval run of a greedy task and its sampling variant: (folder, stdout)."""
     out = tmp_path_factory.mktemp("lm_eval_run")
     proc = subprocess.run(
-        [*_command("lm_eval"), "--model", "s1_scripted", "--model_args", "patience=600",
+        [*lm_eval_command(), "--model", "s1_scripted", "--model_args", "patience=600",
          "--tasks", ",".join(TASKS), "--limit", "2", "--gen_kwargs", "max_tokens_thinking=none",
          "--output_path", str(out), "--log_samples"],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600,
@@ -110,12 +105,12 @@ def test_every_per_sample_field_stays_in_the_samples_file(run):
 def test_verify_and_report_read_the_new_rows_and_catch_an_edit(run, tmp_path):
     out, _ = run
     verify = subprocess.run(
-        [*_command("s1-eval"), "verify", str(out)], cwd=ROOT, env=_env(),
+        [*console_command("s1-eval", "s1_eval.cli"), "verify", str(out)], cwd=ROOT, env=_env(),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert verify.returncode == 0 and "verify: OK - 2 cells" in verify.stdout, verify.stdout
     report = subprocess.run(
-        [*_command("s1-eval"), "report", str(out), "--output_path", str(tmp_path / "board")],
+        [*console_command("s1-eval", "s1_eval.cli"), "report", str(out), "--output_path", str(tmp_path / "board")],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert report.returncode == 0, report.stdout + report.stderr
@@ -138,7 +133,7 @@ def test_verify_and_report_read_the_new_rows_and_catch_an_edit(run, tmp_path):
     results["results"]["s1_aime24"][f"{TRACE},none"] = 0.5
     results_file.write_text(json.dumps(results))
     verify = subprocess.run(
-        [*_command("s1-eval"), "verify", str(edited)], cwd=ROOT, env=_env(),
+        [*console_command("s1-eval", "s1_eval.cli"), "verify", str(edited)], cwd=ROOT, env=_env(),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert verify.returncode == 1

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +11,7 @@ from s1_eval.core.forcing import force_generate
 from s1_eval.core.loop_guard import CHECK_EVERY, LoopGuard, LoopWatch, parse_loop_guard
 from s1_eval.core.settings import parse_gen_kwargs
 from s1_eval.demo.run import STOCK_GEN_KWARGS
-from tests.conftest import REPO, engine_args_string, read_samples
+from tests.conftest import REPO, engine_args_string, lm_eval_command, read_samples
 from tests.fake_engine import FakeEngine
 
 START, END = "<|im_start|>think", "<|im_start|>answer"
@@ -111,8 +109,7 @@ def lm_eval_on_a_looping_problem(smollm2_dir, output, model="s1_vllm", model_arg
     """The stock demo (`s1-eval demo --stock`) at budget 512 on its problem 20, where SmolLM2,
     after its "Wait", repeats one clause until the cap."""
     gen_kwargs = {**STOCK_GEN_KWARGS, "max_tokens_thinking": 512, "max_gen_toks": 640, **extra}
-    lm_eval = Path(sys.executable).parent / "lm_eval"
-    command = [str(lm_eval), "--model", model,
+    command = [*lm_eval_command(), "--model", model,
                "--model_args", model_args or engine_args_string(smollm2_dir, preset="plain"),
                "--tasks", "s1_demo_arithmetic", "--apply_chat_template",
                "--samples", json.dumps({"s1_demo_arithmetic": [20]}),
