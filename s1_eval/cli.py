@@ -10,11 +10,10 @@ import argparse
 import contextlib
 import signal
 import sys
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from s1_eval.common.log import OneLineParser, SplitList, one_line
+from s1_eval.common.log import OneLineParser, SplitList, bad_input_is_one_line
 from s1_eval.report.metrics import SCALING_UNIT
 from s1_eval.sweep.args import SWEEP_RENAMED, add_sweep_arguments, sweep_config_from_args
 
@@ -460,14 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         "submit": cmd_submit,
         "reproduce": cmd_reproduce,
     }
-    try:
+    with bad_input_is_one_line(debug):
         return handlers[args.command](args)
-    except (ValueError, OSError) as error:
-        # bad input (options, files, folders): one line and exit 2; --debug shows where
-        if debug:
-            traceback.print_exc()
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

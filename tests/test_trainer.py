@@ -304,7 +304,7 @@ def test_bad_input_prints_one_line_and_exits_2(tmp_path, monkeypatch, capsys, ex
     assert exit_status.value.code == 2
     stderr = capsys.readouterr().err
     errors = [row for row in stderr.splitlines() if row.startswith("error:")]
-    assert errors == [f"{line} (--debug shows the traceback)"], stderr[-2000:]
+    assert errors == [f"{line}"], stderr[-2000:]
     assert "Traceback" not in stderr
 
 
@@ -319,7 +319,7 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     errors = [row for row in result.stderr.splitlines() if row.startswith("error:")]
-    assert errors == [f"{line} (--debug shows the traceback)"], result.stderr[-2000:]
+    assert errors == [f"{line}"], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
 
 
@@ -342,18 +342,19 @@ def test_estimate_and_select_refuse_bad_input_before_trl_loads():
     assert done.stdout.splitlines() == ["2", "2", "[]"], done.stdout + done.stderr[-2000:]
     errors = [row for row in done.stderr.splitlines() if row.startswith("error:")]
     assert errors == [
-        "error: estimate: the following arguments are required: --num_gpus "
-        "(--debug shows the traceback)",
-        "error: select: the following arguments are required: --output_dir "
-        "(--debug shows the traceback)",
+        "error: estimate: the following arguments are required: --num_gpus",
+        "error: select: the following arguments are required: --output_dir",
     ], done.stderr[-2000:]
 
 
-def test_debug_raises_instead_of_one_line(tmp_path, monkeypatch, capsys):
+def test_debug_shows_the_traceback_above_the_one_line(tmp_path, monkeypatch, capsys):
+    """As `s1-eval --debug`: the traceback, then the same line and exit status 2."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(data.ConfigError, match=r"--config: no such recipe file: missing\.yaml"):
+    with pytest.raises(SystemExit) as exit_status:
         sft.main(["--config", "missing.yaml", "--debug"])
-    assert "error:" not in capsys.readouterr().err
+    stderr = capsys.readouterr().err
+    assert exit_status.value.code == 2 and "Traceback" in stderr and "ConfigError" in stderr
+    assert stderr.strip().splitlines()[-1] == "error: --config: no such recipe file: missing.yaml"
 
 
 def test_global_batch_size_sets_accumulation(monkeypatch, tmp_path):

@@ -9,11 +9,13 @@ booleans in lm-eval's forms).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from s1_eval.common.errors import S1EvalError
 
@@ -35,6 +37,22 @@ def one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.filename}: {error.strerror or error}"
     return " ".join(str(error).split()) or type(error).__name__
+
+
+@contextlib.contextmanager
+def bad_input_is_one_line(
+    debug: bool, kinds: tuple[type[Exception], ...] = (ValueError, OSError)
+) -> Iterator[None]:
+    """Bad input (``kinds``: options, files, folders) ends a CLI command as one line on stderr,
+    ``error: ...``, and exit status 2; ``debug`` (the ``--debug`` flag) prints the traceback
+    above that line."""
+    try:
+        yield
+    except kinds as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        sys.exit(2)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -18,6 +18,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTTrainer
 
+from s1_eval.common.log import bad_input_is_one_line
 from s1_eval.trainer import lora, preemption
 from s1_eval.trainer.config import (
     S1Args,
@@ -36,12 +37,7 @@ from s1_eval.trainer.data import (
     sequence_lengths,
     truncation_report,
 )
-from s1_eval.trainer.usage import (
-    TOOL_COMMANDS,
-    bad_input_is_one_line,
-    command_words,
-    run_tool_command,
-)
+from s1_eval.trainer.usage import BAD_INPUT, TOOL_COMMANDS, command_words, run_tool_command
 
 
 def load_tokenizer(args: S1Args, config: S1SFTConfig):
@@ -155,14 +151,15 @@ def run(argv: list[str] | None = None) -> SFTTrainer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``s1-train``: bad input is one line on stderr and exit status 2; ``--debug`` re-raises."""
+    """``s1-train``: bad input is one line on stderr and exit status 2 (``--debug``: the
+    traceback above it)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = command_words([a for a in argv if a != "--debug"])
     if argv[0] in TOOL_COMMANDS:
         run_tool_command(argv, debug)
         return
-    with bad_input_is_one_line(debug):
+    with bad_input_is_one_line(debug, BAD_INPUT):
         try:
             run(argv)
         except (preemption.AlreadyTrained, preemption.Preempted) as stop:

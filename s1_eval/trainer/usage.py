@@ -9,11 +9,9 @@ Kept free of torch, TRL and datasets, so ``s1-train --help`` answers at once; ``
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 
-from s1_eval.common.log import one_line
+from s1_eval.common.log import bad_input_is_one_line
 
 #: the commands that need neither TRL nor the training script
 TOOL_COMMANDS = ("estimate", "select")
@@ -44,22 +42,13 @@ def command_words(argv: list[str]) -> list[str]:
     return argv[1:] if argv[0] == "train" else argv
 
 
-@contextlib.contextmanager
-def bad_input_is_one_line(debug: bool) -> Iterator[None]:
-    """Bad input (a ValueError such as ConfigError, a TypeError, an OSError) ends the command as
-    one line on stderr and exit status 2; ``debug`` re-raises it instead."""
-    try:
-        yield
-    except (ValueError, TypeError, OSError) as error:
-        if debug:
-            raise
-        print(f"error: {one_line(error)} (--debug shows the traceback)", file=sys.stderr)
-        sys.exit(2)
+#: what s1-train reports as bad input: ConfigError (a ValueError), a TypeError, an OSError
+BAD_INPUT = (ValueError, TypeError, OSError)
 
 
 def run_tool_command(words: list[str], debug: bool) -> None:
     """``estimate ARGS`` or ``select ARGS`` (``words`` as command_words returns them)."""
-    with bad_input_is_one_line(debug):
+    with bad_input_is_one_line(debug, BAD_INPUT):
         if words[0] == "estimate":
             from s1_eval.trainer.estimate_cmd import estimate_command
 
