@@ -3,6 +3,7 @@ killed with SIGKILL mid-pass that resumes from its step store on the real engine
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,9 +20,19 @@ from s1_eval.demo.run import STOCK_GEN_KWARGS, STOCK_TASK
 from s1_eval.report.build import build_report
 from s1_eval.report.leaderboard import to_markdown
 from s1_eval.runs.folder import Setting
+from s1_eval.runs.seeds import lm_eval_seeds, parse_seed_option, seed_option, stored_seed
 from s1_eval.sweep.args import parse_seeds
-from tests.conftest import engine_args_string, kill_after_first_cell, rows_by_cell
+from tests.conftest import (
+    REPO,
+    engine_args_string,
+    kill_after_first_cell,
+    lm_eval_command,
+    rows_by_cell,
+)
 from tests.test_cli import assert_one_line_error, s1_eval
+
+#: lm-eval's own default for its --seed
+DEFAULT_SEED = "0,1234,1234,1234"
 
 
 def test_parse_seeds():
@@ -118,3 +129,61 @@ def test_sampled_seeds_differ_and_resume_after_sigkill(smollm2_dir, tmp_path):
     print(f"per-seed accuracy (16 problems): {repeats.accuracy_pct}")
     assert repeats.seeds == (0, 1, 2) and len(set(repeats.accuracy_pct)) >= 2, repeats
     assert repeats.stderr_pct > 0
+
+
+@pytest.mark.parametrize("text", ["42", "0,None,8,52", "1,2,3", "None", "7,7,7,7"])
+def test_seed_option_reads_as_lm_evals_own(text):
+    from lm_eval._cli.utils import _int_or_none_list_arg_type
+
+    assert list(parse_seed_option(text)) == _int_or_none_list_arg_type(3, 4, DEFAULT_SEED, text)
+
+
+@pytest.mark.parametrize("text", ["x", "1,2", "1,2,3,4,5", "", "1.5"])
+def test_a_seed_option_lm_eval_refuses_is_refused_naming_it(text):
+    from lm_eval._cli.utils import _int_or_none_list_arg_type
+
+    with pytest.raises(ValueError):
+        _int_or_none_list_arg_type(3, 4, DEFAULT_SEED, text)
+    with pytest.raises(ValueError, match=f"--seed={re.escape(text)}: give one integer"):
+        parse_seed_option(text)
+
+
+def test_sweep_json_keeps_its_old_integer_form_where_it_means_the_same():
+    """Folders written when --seed was python's seed alone (`seed: 0`) resume as they are."""
+    assert stored_seed(parse_seed_option(DEFAULT_SEED)) == 0 and stored_seed(0) == 0
+    assert lm_eval_seeds(5) == (5, 1234, 1234, 1234) and stored_seed((5, 1234, 1234, 1234)) == 5
+    assert stored_seed(parse_seed_option("5")) == [5, 5, 5, 5]
+    assert seed_option(5) == "5,1234,1234,1234" and seed_option([0, None, 8, 52]) == "0,None,8,52"
+
+
+@pytest.mark.parametrize("seed", ["7"])
+def test_a_sweep_runs_under_the_seeds_lm_eval_runs_under(tmp_path, seed):
+    """`s1-eval sweep --seed S` and `lm_eval --seed S` record the same four seeds."""
+    task = ("--tasks", "s1_fake", "--include_path", "tests/fixtures/s1_fake_task", "--limit", "1")
+    sweep = s1_eval("sweep", "--model", "dummy", *task, "--budgets", "32", "--seed", seed,
+                    "--no_report", "--output_path", tmp_path / "sweep")  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    plain = subprocess.run(
+        [*lm_eval_command(), "--model", "dummy", *task, "--seed", seed,
+         "--output_path", str(tmp_path / "plain")],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr[-3000:]
+
+    def seeds(folder: Path) -> list:
+        [results] = folder.rglob("results_*.json")
+        recorded = json.loads(results.read_text())["config"]
+        return [
+            recorded[key] for key in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")
+        ]
+
+    assert seeds(tmp_path / "sweep") == seeds(tmp_path / "plain") == list(parse_seed_option(seed))
+    fixed = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["fixed"]
+    assert lm_eval_seeds(fixed["seed"]) == parse_seed_option(seed)
+
+
+def test_a_bad_seed_is_one_line_before_anything_runs(tmp_path):
+    proc = s1_eval("sweep", "--model", "dummy", "--tasks", "t", "--budgets", "8", "--seed", "1,2",
+                   "--output_path", tmp_path / "o")  # fmt: skip
+    assert_one_line_error(proc, "error: --seed=1,2: give one integer (all four seeds)")
+    assert not (tmp_path / "o").exists()

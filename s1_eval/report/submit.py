@@ -38,6 +38,7 @@ from s1_eval.report.archive import (
 )
 from s1_eval.runs.folder import CELL_FILE, is_sweep
 from s1_eval.runs.lock import HOLDER_FILE, LOCK_FILE
+from s1_eval.runs.seeds import seed_option
 
 MANIFEST = "manifest.json"
 SUBMISSION = "submission.json"
@@ -134,7 +135,7 @@ def rerun_commands(run: Path, name: str, seed: int = 0) -> list[str]:
         if fixed.get("system_instruction"):
             words += ["--system_instruction", fixed["system_instruction"]]
         if fixed.get("seed") is not None:
-            words += ["--seed", str(fixed["seed"])]
+            words += ["--seed", seed_option(fixed["seed"])]
         words += ["--samples", json.dumps({task: subset}), "--log_samples", "--output_path", out]
         compare = ["s1-eval", "compare", f"runs/{name}:{marker['setting_name']}", out]
         commands.append(" ".join(map(shlex.quote, words)) + " && " + shlex.join(compare))

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from s1_eval.common.log import SplitList, parse_bool
+from s1_eval.runs.seeds import parse_seed_option
 
 #: old spellings of sweep options (still accepted, with a one-line note naming the new one)
 SWEEP_RENAMED = {
@@ -161,7 +162,10 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch_size", default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument(
-        "--seed", type=int, default=0, help="lm-eval's seeds (python, numpy, torch)"
+        "--seed",
+        default=None,
+        help="lm-eval's --seed: one integer for python's, numpy's, torch's and few-shot "
+        "sampling's seeds, or four values like 0,None,8,52 (default: 0,1234,1234,1234)",
     )
     parser.add_argument(
         "--seeds",
@@ -228,7 +232,7 @@ def sweep_config_from_args(args: argparse.Namespace):
         include_path=tuple(args.include_path),
         batch_size=args.batch_size,
         device=args.device,
-        seed=args.seed,
+        seed=0 if args.seed is None else parse_seed_option(args.seed),
         metadata=args.metadata or {},
         label=args.label,
     )

@@ -32,8 +32,12 @@ from s1_eval.runs.folder import (
 )
 from s1_eval.runs.hardware import hardware_summary
 from s1_eval.runs.samples import load_results_file, read_json
+from s1_eval.runs.seeds import lm_eval_seeds, stored_seed
 from s1_eval.sweep.methods import applied, describe
 from s1_eval.tasks.manager import task_manager_for
+
+#: simple_evaluate's arguments for lm-eval's four run seeds, in --seed's order
+SEED_ARGUMENTS = ("random_seed", "numpy_random_seed", "torch_random_seed", "fewshot_random_seed")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class SweepConfig:
     include_path: tuple[str, ...] = ()
     batch_size: int | str | None = None
     device: str | None = None
-    seed: int = 0
+    #: lm-eval's run seeds: four (``runs.seeds``), or an integer for python's alone
+    seed: int | tuple[int | None, ...] = 0
     #: lm-eval's --metadata: task knobs (merged over model_args) for every cell's tasks
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: the model's name on the leaderboard (default: its hub id or its folder's name)
@@ -74,7 +79,7 @@ class SweepConfig:
             "apply_chat_template": self.apply_chat_template,
             "fewshot_as_multiturn": self.fewshot_as_multiturn,
             "system_instruction": self.system_instruction,
-            "seed": self.seed,
+            "seed": stored_seed(self.seed),
             **extra,
         }
 
@@ -153,7 +158,7 @@ def _simple_evaluate(lm, config: SweepConfig, task: str, setting: Setting, task_
         fewshot_as_multiturn=config.fewshot_as_multiturn,
         gen_kwargs=config.cell_gen_kwargs(setting) or None,
         task_manager=task_manager,
-        random_seed=config.seed,
+        **dict(zip(SEED_ARGUMENTS, lm_eval_seeds(config.seed), strict=True)),
     )
 
 
