@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 INDEX_MODULE = "lm_eval.tasks._index"
+INDEX_FILE = "index.pickle"
 
 
 def cached_build(module, folder: Path):
@@ -49,16 +50,18 @@ def cached_build(module, folder: Path):
 def _bundled_index(original, bundled: Path, folder: Path) -> dict:
     import lm_eval
 
-    where = hashlib.sha256(str(bundled).encode()).hexdigest()[:12]
-    stored = folder / f"lm-eval-{lm_eval.__version__}-{where}.pickle"
-    if stored.is_file():
-        return pickle.loads(stored.read_bytes())
-    from s1_eval.common.files import write_atomic
+    from s1_eval.common.files import build_once
 
-    index = original([bundled])
-    # a second process building at the same time writes the same bytes
-    write_atomic(stored, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
-    return index
+    where = hashlib.sha256(str(bundled).encode()).hexdigest()[:12]
+    stored = folder / f"lm-eval-{lm_eval.__version__}-{where}"
+
+    def build(staging: Path) -> None:
+        index = original([bundled])
+        (staging / INDEX_FILE).write_bytes(pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+
+    # two processes starting at once: one builds, the other waits for it
+    build_once(stored, build, INDEX_FILE)
+    return pickle.loads((stored / INDEX_FILE).read_bytes())
 
 
 class _WrapOnImport(importlib.abc.MetaPathFinder):
