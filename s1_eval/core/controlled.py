@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 import random
 import zlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import replace
 
-from s1_eval.core.steps import Engine, GenerationStep, StepResult, Tokenizer
+from s1_eval.core.steps import Engine, GenerationStep, StepResult, Tokenizer, ids_before_stop
 from s1_eval.core.thinking_control import ThinkingControl
 
 
@@ -110,7 +110,7 @@ class AlphaRun:
         if result.finish_reason == "stop" and result.stop_reason == (
             control.alpha_break if slow else control.alpha_wait
         ):
-            self.ids += kept_ids(self.tokenizer, result)
+            self.ids += ids_before_stop(self.tokenizer, result.token_ids, result.text)
             if not slow:  # after the moment a "Wait" ends the thinking: the loop closes it
                 return self._finish(StepResult((), "", "stop", None))
             self.ids += self.tokenizer.encode(control.alpha_break)
@@ -142,15 +142,3 @@ class AlphaRun:
             last.stop_reason,
             inserted=inserted,
         )
-
-
-def kept_ids(tokenizer: Tokenizer, result: StepResult) -> list[int]:
-    """A step's tokens before its stop string (a stop can end inside a token: the longest
-    token prefix whose text is a prefix of the engine's text, then the leftover re-encoded)."""
-    ids: Sequence[int] = result.token_ids
-    for n in range(len(ids), -1, -1):
-        text = tokenizer.decode(list(ids[:n]))
-        if result.text.startswith(text):
-            leftover = result.text[len(text) :]
-            return list(ids[:n]) + (tokenizer.encode(leftover) if leftover else [])
-    return []

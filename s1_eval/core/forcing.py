@@ -19,7 +19,7 @@ from s1_eval.core.controlled import ControlledSteps
 from s1_eval.core.loop_guard import CHECK_EVERY, LoopWatch
 from s1_eval.core.plan import BatchPlan, plan_batch
 from s1_eval.core.settings import GenerationSettings, Sampling
-from s1_eval.core.steps import Engine, GenerationStep, Phase, StepResult
+from s1_eval.core.steps import Engine, GenerationStep, Phase, StepResult, ids_before_stop
 from s1_eval.core.token_trace import TokenTrace
 from s1_eval.trace import ForcedText, Trace
 
@@ -169,10 +169,10 @@ class ForcedRequest:
 
     def _record_control_inserts(self, result: StepResult, kept: list[int]) -> None:
         """A thinking control's own inserted strings (``result.inserted``), as far as kept."""
-        offset, known = len(self.thinking_ids), self.plan.tokenizer.vocab_size
+        offset = len(self.thinking_ids)
         for start, length in result.inserted:
-            # ids the loop drops (``_clean``) before the string move it left
-            start = sum(1 for t in result.token_ids[:start] if 0 <= t < known)
+            # ids the loop drops before the string move it left
+            start = len(self._known(result.token_ids[:start]))
             length = min(length, len(kept) - start)
             if length > 0:
                 self.inserted_spans.append((offset + start, length))
@@ -318,10 +318,14 @@ class ForcedRequest:
         return replace(sampling, seed=sampling.seed + self.position * tries + self.tries - 1)
 
     # -- token bookkeeping ------------------------------------------------------------------
+    def _known(self, token_ids: Sequence[int]) -> list[int]:
+        """The ids the tokenizer knows (an engine can sample padded embedding rows)."""
+        return [t for t in token_ids if 0 <= t < self.plan.tokenizer.vocab_size]
+
     def _clean(self, token_ids: Sequence[int], drop_stop: bool) -> tuple[int, ...]:
         """Drop ids the tokenizer does not know (the s1 fork crashed feeding them back)."""
         tokenizer = self.plan.tokenizer
-        ids = [t for t in token_ids if 0 <= t < tokenizer.vocab_size]
+        ids = self._known(token_ids)
         self.dropped += len(token_ids) - len(ids)
         stops = tokenizer.eos_token_ids | set(self.plan.thinking_stop_ids)
         if drop_stop and ids and ids[-1] in stops:
@@ -333,15 +337,7 @@ class ForcedRequest:
         ids = list(self._clean(result.token_ids, drop_stop=result.finish_reason == "stop"))
         if not isinstance(result.stop_reason, str):
             return ids
-        # A stop string can end inside a token: keep the longest token prefix whose text is a
-        # prefix of the engine's (stop-stripped) text, then re-encode the few leftover chars.
-        decode = self.plan.tokenizer.decode
-        for n in range(len(ids), -1, -1):
-            text = decode(ids[:n])
-            if result.text.startswith(text):
-                leftover = result.text[len(text) :]
-                return ids[:n] + (self.plan.tokenizer.encode(leftover) if leftover else [])
-        return ids
+        return ids_before_stop(self.plan.tokenizer, ids, result.text)
 
     # -- results ----------------------------------------------------------------------------
     @property

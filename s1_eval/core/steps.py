@@ -71,6 +71,18 @@ class Tokenizer(Protocol):
     def decode(self, token_ids: Sequence[int]) -> str: ...
 
 
+def ids_before_stop(tokenizer: Tokenizer, ids: Sequence[int], text: str) -> list[int]:
+    """The ids of a step's ``text`` (its output before the stop string) from its ``ids``: a stop
+    string can end inside a token, so the longest prefix of ``ids`` whose text is a prefix of
+    ``text``, then the few characters left re-encoded."""
+    for n in range(len(ids), -1, -1):
+        decoded = tokenizer.decode(list(ids[:n]))
+        if text.startswith(decoded):
+            leftover = text[len(decoded) :]
+            return list(ids[:n]) + (tokenizer.encode(leftover) if leftover else [])
+    return []
+
+
 class Engine(Protocol):
     """An engine runs steps; ``collect`` blocks until at least one submitted step finished;
     ``cancel`` drops every step in flight (an interrupted pass leaves nothing behind)."""
