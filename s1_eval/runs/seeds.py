@@ -5,7 +5,9 @@ stores and hands them back to lm-eval.
     sweep_json["fixed"]["seed"] = stored_seed(seeds)
 
 ``--seed`` reads as lm-eval's own option does: one integer for all four, or four comma-separated
-values where ``None`` leaves a seed unset (three take lm-eval's fourth default). A sweep folder
+values where ``None`` leaves a seed unset (three take lm-eval's fourth default). lm-eval's parser
+is private to its CLI and has moved between releases, so this one is written here and a test
+holds it to lm-eval's on the same inputs. A sweep folder
 stores an integer when only python's seed differs from lm-eval's defaults, the form every
 sweep.json had before the four were stored, so older folders resume unchanged.
 """
