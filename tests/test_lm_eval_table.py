@@ -18,7 +18,7 @@ import pytest
 
 from s1_eval.tasks.scoring import TEXT_FIELDS
 from s1_eval.trace import SAMPLE_FIELDS, TRACE, UNKNOWN, flat_row
-from tests.conftest import console_command, lm_eval_command
+from tests.conftest import lm_eval_command, s1_eval_command
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "fixtures" / "data"
@@ -105,12 +105,12 @@ def test_every_per_sample_field_stays_in_the_samples_file(run):
 def test_verify_and_report_read_the_new_rows_and_catch_an_edit(run, tmp_path):
     out, _ = run
     verify = subprocess.run(
-        [*console_command("s1-eval", "s1_eval.cli"), "verify", str(out)], cwd=ROOT, env=_env(),
+        [*s1_eval_command(), "verify", str(out)], cwd=ROOT, env=_env(),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert verify.returncode == 0 and "verify: OK - 2 cells" in verify.stdout, verify.stdout
     report = subprocess.run(
-        [*console_command("s1-eval", "s1_eval.cli"), "report", str(out), "--output_path", str(tmp_path / "board")],
+        [*s1_eval_command(), "report", str(out), "--output_path", str(tmp_path / "board")],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert report.returncode == 0, report.stdout + report.stderr
@@ -133,7 +133,7 @@ def test_verify_and_report_read_the_new_rows_and_catch_an_edit(run, tmp_path):
     results["results"]["s1_aime24"][f"{TRACE},none"] = 0.5
     results_file.write_text(json.dumps(results))
     verify = subprocess.run(
-        [*console_command("s1-eval", "s1_eval.cli"), "verify", str(edited)], cwd=ROOT, env=_env(),
+        [*s1_eval_command(), "verify", str(edited)], cwd=ROOT, env=_env(),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert verify.returncode == 1

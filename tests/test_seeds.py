@@ -156,9 +156,10 @@ def test_sweep_json_keeps_its_old_integer_form_where_it_means_the_same():
     assert seed_option(5) == "5,1234,1234,1234" and seed_option([0, None, 8, 52]) == "0,None,8,52"
 
 
-@pytest.mark.parametrize("seed", ["7"])
-def test_a_sweep_runs_under_the_seeds_lm_eval_runs_under(tmp_path, seed):
-    """`s1-eval sweep --seed S` and `lm_eval --seed S` record the same four seeds."""
+def test_a_sweep_runs_under_the_seeds_lm_eval_runs_under(tmp_path):
+    """`s1-eval sweep --seed 7` and `lm_eval --seed 7` record the same four seeds (the sweep
+    used to set python's alone)."""
+    seed = "7"
     task = ("--tasks", "s1_fake", "--include_path", "tests/fixtures/s1_fake_task", "--limit", "1")
     sweep = s1_eval("sweep", "--model", "dummy", *task, "--budgets", "32", "--seed", seed,
                     "--no_report", "--output_path", tmp_path / "sweep")  # fmt: skip

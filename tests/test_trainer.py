@@ -304,7 +304,7 @@ def test_bad_input_prints_one_line_and_exits_2(tmp_path, monkeypatch, capsys, ex
     assert exit_status.value.code == 2
     stderr = capsys.readouterr().err
     errors = [row for row in stderr.splitlines() if row.startswith("error:")]
-    assert errors == [f"{line}"], stderr[-2000:]
+    assert errors == [line], stderr[-2000:]
     assert "Traceback" not in stderr
 
 
@@ -319,7 +319,7 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     errors = [row for row in result.stderr.splitlines() if row.startswith("error:")]
-    assert errors == [f"{line}"], result.stderr[-2000:]
+    assert errors == [line], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
 
 
